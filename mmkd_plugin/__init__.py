@@ -1,0 +1,14 @@
+"""mmkd_plugin: knowledge distillation for ViTs as an MMPretrain plugin.
+
+Importing the package registers every component in MMPretrain's
+registries and allowlists the types MMEngine checkpoints hold, so that
+``load_from`` and ``--resume`` work with torch's ``weights_only=True``.
+"""
+from .utils import register_safe_globals
+
+register_safe_globals()
+
+from . import algorithms, engine, losses, teachers, utils  # noqa: E402,F401
+from .version import __version__  # noqa: E402
+
+__all__ = ['__version__']

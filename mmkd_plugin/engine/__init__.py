@@ -1,0 +1,3 @@
+from .teacher_record_hook import TeacherRecordHook
+
+__all__ = ['TeacherRecordHook']

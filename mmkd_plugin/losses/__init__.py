@@ -1,0 +1,3 @@
+from .kd_loss import KDLoss
+
+__all__ = ['KDLoss']

@@ -1,0 +1,9 @@
+from .checkpoint import (CheckpointError, load_checkpoint_file,
+                         load_weights_strict, mmengine_safe_globals,
+                         register_safe_globals, sha256sum, state_dict_of)
+
+__all__ = [
+    'CheckpointError', 'load_checkpoint_file', 'load_weights_strict',
+    'mmengine_safe_globals', 'register_safe_globals', 'sha256sum',
+    'state_dict_of'
+]

@@ -1,0 +1,120 @@
+"""Safe checkpoint loading on torch >= 2.6 (``weights_only=True``)."""
+import hashlib
+import os
+from collections import OrderedDict, defaultdict, deque
+from typing import Dict, Iterable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or does not fit its model."""
+
+
+def mmengine_safe_globals() -> list:
+    """The non-tensor types an MMEngine training checkpoint holds.
+
+    ``meta`` carries numpy scalars (seed, metric values) and the message hub
+    state carries ``HistoryBuffer`` objects whose histories are numpy arrays.
+    Nothing else beyond tensors and plain containers is needed, so nothing
+    else is allowed.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    np_core = getattr(np, '_core', None) or np.core
+    dtypes = [type(np.dtype(t)) for t in np.sctypeDict.values()
+              if isinstance(t, type) and issubclass(t, np.generic)
+              and t is not np.generic and not issubclass(t, np.flexible)
+              and not issubclass(t, np.object_)]
+    return [
+        HistoryBuffer, np.ndarray, np.dtype, np_core.multiarray._reconstruct,
+        np_core.multiarray.scalar, OrderedDict, defaultdict, deque,
+        *sorted(set(dtypes), key=lambda t: t.__name__)
+    ]
+
+
+def register_safe_globals() -> None:
+    """Allow MMEngine checkpoints to load with ``weights_only=True``."""
+    torch.serialization.add_safe_globals(mmengine_safe_globals())
+
+
+def sha256sum(path: str, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_checkpoint_file(path: str) -> dict:
+    """``torch.load`` with ``weights_only=True`` and one-line errors."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f'checkpoint not found: {path}')
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001  torch raises many kinds
+        first = str(err).strip().splitlines()[0] if str(err) else repr(err)
+        raise CheckpointError(
+            f'cannot read checkpoint {path}: {first}') from err
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(
+            f'{path} holds a {type(ckpt).__name__}, not a state dict')
+    return ckpt
+
+
+def state_dict_of(ckpt: dict) -> Dict[str, torch.Tensor]:
+    """The weights in a checkpoint: MMEngine ``state_dict``, official
+    ``model`` / ``module`` keys, or a bare state dict."""
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(ckpt.get(key), dict):
+            return ckpt[key]
+    return ckpt
+
+
+def _short(keys: Iterable[str], limit: int = 6) -> str:
+    keys = sorted(keys)
+    shown = ', '.join(keys[:limit])
+    more = f' (+{len(keys) - limit} more)' if len(keys) > limit else ''
+    return f'[{shown}{more}]'
+
+
+def load_weights_strict(module: nn.Module,
+                        state_dict: Dict[str, torch.Tensor],
+                        source: str,
+                        prefix: Optional[str] = None) -> None:
+    """Load ``state_dict`` into ``module``; every key must match.
+
+    Args:
+        prefix: keep only keys starting with it and strip it
+            (e.g. ``'student.'`` for a distillation checkpoint).
+
+    Raises:
+        CheckpointError: naming the missing, unexpected and mis-shaped keys.
+    """
+    if prefix:
+        state_dict = {
+            k[len(prefix):]: v
+            for k, v in state_dict.items() if k.startswith(prefix)
+        }
+    own = module.state_dict()
+    missing = set(own) - set(state_dict)
+    unexpected = set(state_dict) - set(own)
+    shapes = [
+        f'{k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
+        for k in sorted(set(own) & set(state_dict))
+        if tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f'missing keys {_short(missing)}')
+    if unexpected:
+        problems.append(f'unexpected keys {_short(unexpected)}')
+    if shapes:
+        problems.append(f'shape mismatch {_short(shapes, 3)}')
+    if problems:
+        raise CheckpointError(
+            f'{source} does not fit {type(module).__name__}: ' +
+            '; '.join(problems))
+    module.load_state_dict(state_dict, strict=True)

@@ -1,0 +1,85 @@
+"""What tools/train.py and tools/test.py share: config, launcher, errors."""
+import argparse
+import os
+import os.path as osp
+import shutil
+import sys
+from typing import Callable, Optional
+
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where logs and models go')
+    parser.add_argument(
+        '--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. train_cfg.max_epochs=2')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed launchers pass --local-rank (or --local_rank)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_cfg(args: argparse.Namespace) -> Config:
+    """Config file + CLI overrides, as MMPretrain's tools do."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    import torch
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        # NCCL needs GPUs; gloo runs the same DDP on CPUs
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        cfg.env_cfg.dist_cfg.backend = 'gloo'
+    return cfg
+
+
+def run_guarded(tool: str, work_dir: str, build: Callable,
+                run: Callable) -> None:
+    """``run(build())``; an error before the first iteration is reported in
+    one line and leaves no work dir (or log dir) behind.
+
+    Set ``MMKD_DEBUG=1`` to get the traceback instead.
+    """
+    existed = osp.isdir(work_dir)
+    runner = None
+    try:
+        runner = build()
+        run(runner)
+    except Exception as err:  # noqa: BLE001  reported, then exit 1
+        started = runner is not None and runner.iter > 0
+        if started or os.environ.get('MMKD_DEBUG'):
+            raise
+        if int(os.environ.get('RANK', 0)) == 0:
+            _clean(work_dir, existed, runner)
+        msg = ' '.join(str(err).split()) or type(err).__name__
+        sys.exit(f'{tool}: error: {type(err).__name__}: {msg} '
+                 '(MMKD_DEBUG=1 shows the traceback)')
+
+
+def _clean(work_dir: str, existed: bool, runner: Optional[object]) -> None:
+    import logging
+    logging.shutdown()  # release the run's log file before removing it
+    if not existed:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    elif runner is not None and osp.isdir(runner.log_dir):
+        shutil.rmtree(runner.log_dir, ignore_errors=True)
