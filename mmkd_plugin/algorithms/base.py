@@ -30,8 +30,8 @@ class BaseDistiller(BaseModel):
                  teachers: Dict[str, dict],
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='mmpretrain.ClsDataPreprocessor')
+        data_preprocessor = dict(data_preprocessor or {})
+        data_preprocessor.setdefault('type', 'mmpretrain.ClsDataPreprocessor')
         super().__init__(data_preprocessor, init_cfg)
         student = dict(student)
         student.pop('data_preprocessor', None)

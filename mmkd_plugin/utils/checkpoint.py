@@ -1,7 +1,6 @@
 """Safe checkpoint loading on torch >= 2.6 (``weights_only=True``)."""
 import hashlib
 import os
-from collections import OrderedDict, defaultdict, deque
 from typing import Dict, Iterable, Optional
 
 import numpy as np
@@ -18,24 +17,50 @@ def mmengine_safe_globals() -> list:
 
     ``meta`` carries numpy scalars (seed, metric values) and the message hub
     state carries ``HistoryBuffer`` objects whose histories are numpy arrays.
-    Nothing else beyond tensors and plain containers is needed, so nothing
-    else is allowed.
+    ``torch.serialization.get_unsafe_globals_in_checkpoint`` on a
+    checkpoint of this project's runs lists exactly these globals; arrays
+    also need their dtype classes, allowed for numeric dtypes only (no
+    object, string or void dtypes). Nothing else is allowed.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
-    np_core = getattr(np, '_core', None) or np.core
-    dtypes = [type(np.dtype(t)) for t in np.sctypeDict.values()
-              if isinstance(t, type) and issubclass(t, np.generic)
-              and t is not np.generic and not issubclass(t, np.flexible)
-              and not issubclass(t, np.object_)]
+    multiarray = np._core.multiarray
+    numeric = '?bhilqBHILQefdg'  # bool, signed, unsigned, float codes
+    dtype_classes = sorted({type(np.dtype(c))
+                            for c in numeric}, key=lambda t: t.__name__)
     return [
-        HistoryBuffer, np.ndarray, np.dtype, np_core.multiarray._reconstruct,
-        np_core.multiarray.scalar, OrderedDict, defaultdict, deque,
-        *sorted(set(dtypes), key=lambda t: t.__name__)
+        HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct,
+        multiarray.scalar, *dtype_classes
     ]
 
 
+def _history_getstate(self) -> dict:
+    # bound methods would pickle as builtins.getattr calls, which no
+    # weights_only loader should allow: drop them, rebuild on load
+    state = self.__dict__.copy()
+    state.pop('_statistics_methods', None)
+    return state
+
+
+def _history_setstate(self, state: dict) -> None:
+    self.__dict__.update(state)
+    self._statistics_methods = {
+        'min': self.min,
+        'max': self.max,
+        'current': self.current,
+        'mean': self.mean,
+    }
+
+
 def register_safe_globals() -> None:
-    """Allow MMEngine checkpoints to load with ``weights_only=True``."""
+    """Make MMEngine checkpoints load with ``weights_only=True``.
+
+    Allowlists :func:`mmengine_safe_globals` and makes ``HistoryBuffer``
+    pickle as plain data (MMEngine pickles its bound statistics methods,
+    which would need ``builtins.getattr`` on the allowlist).
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    HistoryBuffer.__getstate__ = _history_getstate
+    HistoryBuffer.__setstate__ = _history_setstate
     torch.serialization.add_safe_globals(mmengine_safe_globals())
 
 
@@ -55,13 +80,23 @@ def load_checkpoint_file(path: str) -> dict:
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # noqa: BLE001  torch raises many kinds
-        first = str(err).strip().splitlines()[0] if str(err) else repr(err)
         raise CheckpointError(
-            f'cannot read checkpoint {path}: {first}') from err
+            f'cannot read checkpoint {path}: {_reason(err)}') from err
     if not isinstance(ckpt, dict):
         raise CheckpointError(
             f'{path} holds a {type(ckpt).__name__}, not a state dict')
     return ckpt
+
+
+def _reason(err: Exception) -> str:
+    """The informative line of a torch.load error."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    for i, line in enumerate(lines):
+        if 'WeightsUnpickler error' in line:
+            rest = line.split('WeightsUnpickler error:', 1)[1].strip()
+            return 'not loadable with weights_only=True: ' + (
+                rest or (lines[i + 1] if i + 1 < len(lines) else ''))
+    return lines[0] if lines else type(err).__name__
 
 
 def state_dict_of(ckpt: dict) -> Dict[str, torch.Tensor]:

@@ -71,7 +71,9 @@ def run_guarded(tool: str, work_dir: str, build: Callable,
             raise
         if int(os.environ.get('RANK', 0)) == 0:
             _clean(work_dir, existed, runner)
-        msg = ' '.join(str(err).split()) or type(err).__name__
+        text = err.args[0] if isinstance(err, KeyError) and err.args \
+            else err
+        msg = ' '.join(str(text).split())
         sys.exit(f'{tool}: error: {type(err).__name__}: {msg} '
                  '(MMKD_DEBUG=1 shows the traceback)')
 

@@ -25,7 +25,7 @@ def _vit(embed_dims, num_layers, num_heads, drop_path_rate):
             loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 
 
-# teacher: 192 dims, 6 blocks, 3 heads (2.7 M parameters)
-vit_teacher = _vit(192, 6, 3, 0.1)
+# teacher: 128 dims, 6 blocks, 4 heads (1.2 M parameters)
+vit_teacher = _vit(128, 6, 4, 0.1)
 # student: 96 dims, 4 blocks, 3 heads (0.45 M parameters)
 vit_student = _vit(96, 4, 3, 0.0)

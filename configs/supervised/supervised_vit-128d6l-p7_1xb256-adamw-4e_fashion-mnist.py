@@ -1,4 +1,4 @@
-# Teacher: a 6-block, 192-dim ViT trained with labels on Fashion-MNIST.
+# Teacher: a 6-block, 128-dim ViT trained with labels on Fashion-MNIST.
 _base_ = [
     '../_base_/models/vit_fashion_mnist.py',
     '../_base_/datasets/fashion_mnist.py',

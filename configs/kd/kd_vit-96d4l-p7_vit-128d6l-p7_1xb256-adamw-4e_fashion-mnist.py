@@ -1,4 +1,4 @@
-# Hinton KD: the 96-dim student learns from labels and the 192-dim teacher.
+# Hinton KD: the 96-dim student learns from labels and the 128-dim teacher.
 _base_ = [
     '../_base_/models/vit_fashion_mnist.py',
     '../_base_/datasets/fashion_mnist.py',
@@ -11,9 +11,9 @@ model = dict(
     teacher=dict(
         type='FrozenTeacher',
         model={{_base_.vit_teacher}},
-        # trained by supervised_vit-192d6l-p7_...; override with
+        # trained by supervised_vit-128d6l-p7_...; override with
         # --cfg-options model.teacher.checkpoint=PATH
-        checkpoint='work_dirs/fashion_mnist/teacher/epoch_10.pth'),
+        checkpoint='work_dirs/fashion_mnist/teacher/epoch_4.pth'),
     alpha=0.5,
     kd_loss=dict(type='KDLoss', tau=4.0),
 )
