@@ -1,0 +1,272 @@
+"""Time training steps of several configs side by side, in one process.
+
+    python tools/benchmark.py [CASE ...] [--warmup N] [--steps N]
+        [--batch-size N] [--device cpu|cuda] [--out FILE.json] [--list]
+
+Each arm of a case is built from its config as MMEngine's runner builds it
+and runs ``model.train_step`` (data preprocessor, forward, backward,
+optimiser step) on a synthetic batch. After warm-up the arms' steps are
+interleaved round-robin, so that machine noise hits every arm alike; ratios
+use median step times. Peak memory comes from an untimed pass afterwards:
+``torch.cuda.max_memory_allocated`` on CUDA; on CPU the process RSS,
+sampled every ~1 ms, above the RSS just before the step (after
+``malloc_trim``, so that reused heap pages are counted). Add a case by
+adding an entry to ``CASES``. The JSON goes to stdout, progress to stderr.
+"""
+import argparse
+import ctypes
+import gc
+import json
+import logging
+import os
+import os.path as osp
+import statistics
+import sys
+import threading
+import time
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MEM_STEPS = 2  # untimed steps per arm in the memory pass
+
+
+class Arm(NamedTuple):
+    label: str
+    config: str  # relative to the repository root
+    overrides: Optional[dict] = None  # for Config.merge_from_dict
+
+
+class Case(NamedTuple):
+    arms: List[Arm]
+    ratios: List[Tuple[str, str]]  # (numerator, denominator) labels
+    input_shape: Tuple[int, ...] = (1, 28, 28)  # uint8 [C, H, W]
+    num_classes: int = 10
+
+
+FMNIST_KD = ('configs/kd/kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-4e_'
+             'fashion-mnist.py')
+FMNIST_STUDENT = ('configs/supervised/supervised_vit-96d4l-p7_1xb256-adamw-'
+                  '4e_fashion-mnist.py')
+CASES: Dict[str, Case] = {
+    # Hinton KD (teacher forward + KD loss) against the student alone
+    'kd_vs_student':
+    Case(
+        arms=[
+            Arm('kd', FMNIST_KD, {'model.teacher.checkpoint': None}),
+            Arm('student', FMNIST_STUDENT),
+        ],
+        ratios=[('kd', 'student')]),
+}
+
+
+def log(msg: str) -> None:
+    print(f'[benchmark] {msg}', file=sys.stderr, flush=True)
+
+
+def interleave(steps: Dict[str, Callable[[], float]],
+               rounds: int) -> Dict[str, List[float]]:
+    """Call each arm's timed step once per round, in turn: A B A B ..."""
+    times: Dict[str, List[float]] = {label: [] for label in steps}
+    for _ in range(rounds):
+        for label, step in steps.items():
+            times[label].append(step())
+    return times
+
+
+def summarise(times: List[float], batch_size: int) -> dict:
+    """Median and mean seconds per step and images/s (from the median)."""
+    median = statistics.median(times)
+    return dict(
+        median_s=median,
+        mean_s=statistics.fmean(times),
+        images_per_s=batch_size / median,
+        times_s=times)
+
+
+def build_arm(arm: Arm, case: Case, batch_size: Optional[int],
+              device: str) -> Tuple[Callable[[], None], dict]:
+    """Model, optim wrapper and synthetic batch -> (train step, info)."""
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    cfg = Config.fromfile(osp.join(ROOT, arm.config))
+    cfg.merge_from_dict(arm.overrides or {})
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model = model.to(device).train()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    batch = batch_size or cfg.train_dataloader.batch_size
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(
+        0, 256, (batch, *case.input_shape), generator=gen, dtype=torch.uint8)
+    labels = torch.randint(0, case.num_classes, (batch, ), generator=gen)
+    data = dict(
+        inputs=list(images),  # [C, H, W] each, as the dataloader gives
+        data_samples=[DataSample().set_gt_label(int(y)) for y in labels])
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    info = dict(
+        config=arm.config,
+        overrides=arm.overrides or {},
+        batch_size=batch,
+        trainable_params=params)
+    return lambda: model.train_step(data, optim_wrapper), info
+
+
+def timer(step: Callable[[], None], device: str) -> Callable[[], float]:
+    """``step`` -> a function that runs it and returns its seconds."""
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+
+    def timed() -> float:
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        return time.perf_counter() - start
+
+    return timed
+
+
+def rss_bytes() -> int:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def peak_memory_mib(step: Callable[[], None], device: str) -> float:
+    """Largest memory growth over ``MEM_STEPS`` calls of ``step``."""
+    peak = 0
+    for _ in range(MEM_STEPS):
+        gc.collect()
+        if device == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            step()
+            torch.cuda.synchronize()
+            peak = max(peak, torch.cuda.max_memory_allocated() - base)
+            continue
+        try:  # hand freed heap pages back, so that their reuse shows
+            ctypes.CDLL('libc.so.6').malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+        base = top = rss_bytes()
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal top
+            while not done.wait(0.001):
+                top = max(top, rss_bytes())
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        step()
+        done.set()
+        thread.join()
+        peak = max(peak, top - base, rss_bytes() - base)
+    return peak / 2**20
+
+
+def run_case(name: str, case: Case, args: argparse.Namespace) -> dict:
+    """Build, warm up, time interleaved, then measure memory; one case."""
+    log(f'{name}: building {", ".join(arm.label for arm in case.arms)}')
+    built = {
+        arm.label: build_arm(arm, case, args.batch_size, args.device)
+        for arm in case.arms
+    }
+    timed = {
+        label: timer(step, args.device)
+        for label, (step, _) in built.items()
+    }
+    log(f'{name}: warm-up, {args.warmup} steps per arm')
+    interleave(timed, args.warmup)
+    log(f'{name}: timing, {args.steps} interleaved steps per arm')
+    times = interleave(timed, args.steps)
+    log(f'{name}: peak memory, {MEM_STEPS} more steps per arm')
+    arms = {
+        label:
+        dict(
+            summarise(times[label], info['batch_size']),
+            peak_mem_mib=peak_memory_mib(step, args.device),
+            **info)
+        for label, (step, info) in built.items()
+    }
+    ratios = {
+        f'{a}/{b}': arms[a]['median_s'] / arms[b]['median_s']
+        for a, b in case.ratios
+    }
+    memory = ('peak torch.cuda.max_memory_allocated growth in a step'
+              if args.device == 'cuda' else
+              "peak RSS growth during the arm's steps (sampled every ~1 ms,"
+              ' above the RSS just before each step, after malloc_trim)')
+    config = dict(
+        warmup=args.warmup,
+        steps=args.steps,
+        device=args.device,
+        ratios='of median seconds per step',
+        memory=memory,
+        memory_steps=MEM_STEPS)
+    return dict(arms=arms, ratios=ratios, config=config)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        'cases', nargs='*', metavar='CASE', help='cases to run (default: all)')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--steps', type=int, default=10)
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        help="default: each config's train batch size")
+    parser.add_argument(
+        '--device',
+        choices=['cpu', 'cuda'],
+        default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--out', help='also write the JSON to this file')
+    parser.add_argument('--list', action='store_true', help='list cases')
+    args = parser.parse_args()
+    unknown = [c for c in args.cases if c not in CASES]
+    if unknown:
+        parser.exit(
+            2, f'benchmark.py: error: unknown case '
+            f'{", ".join(unknown)}; valid: {", ".join(CASES)}\n')
+    if args.steps < 1 or args.warmup < 0:
+        parser.error('--steps must be >= 1 and --warmup >= 0')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if args.list:
+        print('\n'.join(CASES))
+        return
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+
+    import mmkd_plugin  # noqa: F401  registers the plugin's components
+    init_default_scope('mmpretrain')
+    # init_weights and the optimiser log every parameter at INFO level
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
+    result = {
+        name: run_case(name, CASES[name], args)
+        for name in args.cases or CASES
+    }
+    result['machine'] = dict(
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        cpu_count=os.cpu_count(),
+        device=args.device,
+        gpu=torch.cuda.get_device_name() if args.device == 'cuda' else None)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,66 @@
+"""Distillation checkpoint -> plain MMPretrain classifier checkpoint.
+
+The distiller saves the student under ``student.``; this writes its
+``backbone.`` / ``head.`` weights as a checkpoint that ``tools/test.py`` with
+the student's own config evaluates, or that a fine-tuning config loads with
+``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+
+    python tools/extract_student.py DISTILL_CKPT OUT.pth
+"""
+import argparse
+import os
+import sys
+
+import torch
+
+from mmkd_plugin.utils import (CheckpointError, load_checkpoint_file,
+                               sha256sum, state_dict_of)
+
+
+def extract(src: str, prefix: str = 'student.') -> dict:
+    """The student's weights and provenance, as a checkpoint dict."""
+    ckpt = load_checkpoint_file(src)
+    weights = state_dict_of(ckpt)
+    student = {
+        k[len(prefix):]: v
+        for k, v in weights.items() if k.startswith(prefix)
+    }
+    if not student:
+        found = sorted({k.split('.')[0] for k in weights})[:8]
+        raise CheckpointError(
+            f'{src} is not a distillation checkpoint: no "{prefix}*" keys '
+            f'(top-level names: {found})')
+    meta = ckpt.get('meta', {}) if isinstance(ckpt.get('meta'), dict) else {}
+    keep = ('epoch', 'iter', 'dataset_meta', 'teachers')
+    out_meta = {k: meta[k] for k in keep if k in meta}
+    out_meta.update(source=src, source_sha256=sha256sum(src))
+    return dict(state_dict=student, meta=out_meta)
+
+
+def save_atomic(obj: dict, path: str) -> None:
+    """Write next to ``path`` then rename: never a half-written file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp{os.getpid()}'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('checkpoint', help='distillation checkpoint')
+    parser.add_argument('out', help='where to write the student')
+    parser.add_argument(
+        '--prefix', default='student.', help='the student key prefix')
+    args = parser.parse_args()
+    try:
+        student = extract(args.checkpoint, args.prefix)
+    except CheckpointError as err:
+        sys.exit(f'extract_student.py: error: {err}')
+    save_atomic(student, args.out)
+    n = sum(v.numel() for v in student['state_dict'].values())
+    print(f'extract_student.py: {len(student["state_dict"])} tensors, '
+          f'{n / 1e6:.2f} M values -> {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,222 @@
+"""Run a chain of training stages and report the results in one table.
+
+    python tools/pipeline.py configs/pipelines/fashion_mnist.py [--quick]
+        [--profile NAME] [--work-dir DIR] [--force]
+
+Each stage trains with ``tools/train.py`` in its own process, then is tested
+with ``tools/test.py`` (a distiller's student is first extracted with
+``tools/extract_student.py``). A finished stage leaves ``stage.json``; a
+later run skips it. An interrupted stage resumes from its last checkpoint.
+Writes ``results.md``, ``results.json`` and ``results.png`` (accuracies and
+loss curves) into the profile's work dir.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def log(msg: str) -> None:
+    print(f'[pipeline] {msg}', flush=True)
+
+
+def write_json(obj, path: str) -> None:
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
+
+
+def run_tool(args: List[str], out_file: str, tag: str) -> None:
+    """Run a tool, keep its full output in ``out_file``, echo progress."""
+    cmd = [sys.executable, *args]
+    with open(out_file, 'a') as out:
+        out.write(f'$ {" ".join(cmd)}\n')
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True)
+        last = ''
+        for line in proc.stdout:
+            out.write(line)
+            if 'Epoch(' in line or ': error:' in line:
+                print(f'  [{tag}] {line.split(" - ")[-1].strip()}',
+                      flush=True)
+            last = line.strip() or last
+        if proc.wait():
+            raise RuntimeError(
+                f'stage {tag} failed (exit {proc.returncode}): {last}; '
+                f'full output in {out_file}')
+
+
+def cfg_args(options: Dict[str, object]) -> List[str]:
+    if not options:
+        return []
+    return ['--cfg-options'] + [
+        f'{k}={"None" if v is None else v}' for k, v in options.items()
+    ]
+
+
+def loss_curve(stage_dir: str) -> List[List[float]]:
+    """(iter, loss) pairs from MMEngine's scalars.json, over all runs."""
+    points = {}
+    for path in sorted(glob.glob(osp.join(stage_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if 'loss' in rec and 'iter' in rec:
+                    points[rec['iter']] = rec['loss']
+    return [[k, points[k]] for k in sorted(points)]
+
+
+def run_stage(stage: dict, stage_dir: str, options: dict,
+              done: Dict[str, dict]) -> dict:
+    os.makedirs(stage_dir, exist_ok=True)
+    out_file = osp.join(stage_dir, 'pipeline.log')
+    inputs = {}
+    for key, source in stage.get('inputs', {}).items():
+        if source not in done:
+            raise RuntimeError(f'stage {stage["name"]} needs stage {source}, '
+                               'which has not run before it')
+        inputs[key] = done[source]['checkpoint']
+    train = ['tools/train.py', stage['config'], '--work-dir', stage_dir]
+    if osp.isfile(osp.join(stage_dir, 'last_checkpoint')):
+        log(f'{stage["name"]}: resuming the interrupted run')
+        train.append('--resume')
+    start = time.time()
+    run_tool(train + cfg_args({
+        **options,
+        **inputs
+    }), out_file, stage['name'])
+    seconds = time.time() - start
+    with open(osp.join(stage_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    tested = checkpoint
+    if stage.get('eval_config'):
+        tested = osp.join(stage_dir, 'student.pth')
+        run_tool(['tools/extract_student.py', checkpoint, tested], out_file,
+                 stage['name'])
+    metrics_file = osp.join(stage_dir, 'test_metrics.json')
+    run_tool([
+        'tools/test.py',
+        stage.get('eval_config') or stage['config'], tested, '--work-dir',
+        osp.join(stage_dir, 'test'), '--out', metrics_file
+    ] + cfg_args(options), out_file, stage['name'])
+    with open(metrics_file) as f:
+        metrics = json.load(f)
+    return dict(
+        name=stage['name'],
+        label=stage.get('label', stage['name']),
+        config=stage['config'],
+        checkpoint=checkpoint,
+        tested_checkpoint=tested,
+        accuracy=metrics['accuracy/top1'],
+        train_seconds=round(seconds, 1),
+        cfg_options=options,
+        loss_curve=loss_curve(stage_dir))
+
+
+def report(records: List[dict], work_dir: str, profile: str) -> None:
+    lines = [
+        f'# Results ({profile} profile)', '',
+        '| stage | model | top-1 (%) | train time (s) |',
+        '| --- | --- | ---: | ---: |'
+    ]
+    for r in records:
+        lines.append(f'| {r["name"]} | {r["label"]} | {r["accuracy"]:.2f} '
+                     f'| {r["train_seconds"]:.0f} |')
+    table = '\n'.join(lines) + '\n'
+    with open(osp.join(work_dir, 'results.md'), 'w') as f:
+        f.write(table)
+    write_json(dict(profile=profile, stages=records),
+               osp.join(work_dir, 'results.json'))
+    plot(records, osp.join(work_dir, 'results.png'))
+    print(table)
+    log(f'results in {work_dir}/results.{{md,json,png}}')
+
+
+def plot(records: List[dict], path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels = [r['label'] for r in records]
+    accs = [r['accuracy'] for r in records]
+    bars.barh(labels, accs, color='tab:blue')
+    for y, acc in enumerate(accs):
+        bars.text(acc, y, f' {acc:.2f}', va='center')
+    bars.set_xlim(min(accs) - 5, 100)
+    bars.invert_yaxis()
+    bars.set_xlabel('top-1 accuracy on the test set (%)')
+    for r in records:
+        if r['loss_curve']:
+            its, losses = zip(*r['loss_curve'])
+            curves.plot(its, losses, label=r['label'])
+    curves.set_xlabel('iteration')
+    curves.set_ylabel('training loss (total)')
+    curves.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='pipeline config')
+    parser.add_argument('--profile', default='default')
+    parser.add_argument(
+        '--quick', action='store_true', help='same as --profile quick')
+    parser.add_argument('--work-dir', help='overrides the config work_dir')
+    parser.add_argument(
+        '--force', action='store_true', help='rerun finished stages too')
+    args = parser.parse_args()
+    cfg = Config.fromfile(args.config)
+    profile = 'quick' if args.quick else args.profile
+    if profile not in cfg.profiles:
+        sys.exit(f'pipeline.py: error: unknown profile {profile!r}; '
+                 f'choose from {sorted(cfg.profiles)}')
+    work_dir = osp.join(args.work_dir or cfg.work_dir, profile)
+    os.makedirs(work_dir, exist_ok=True)
+    options = cfg.profiles[profile].get('cfg_options', {})
+    done, records = {}, []
+    for i, stage in enumerate(cfg.stages, 1):
+        stage_dir = osp.join(work_dir, stage['name'])
+        record_file = osp.join(stage_dir, 'stage.json')
+        head = f'stage {i}/{len(cfg.stages)} {stage["name"]}'
+        record = None
+        if osp.isfile(record_file) and not args.force:
+            with open(record_file) as f:
+                record = json.load(f)
+            if record.get('cfg_options') != options:
+                log(f'{head}: finished with other options, training again')
+                record = None
+            else:
+                log(f'{head}: done before, skipped ({record_file})')
+        if record is None:
+            log(f'{head}: training {stage["config"]}')
+            try:
+                record = run_stage(stage, stage_dir, options, done)
+            except RuntimeError as err:
+                sys.exit(f'pipeline.py: error: {err}')
+            write_json(record, record_file)
+            log(f'{head}: top-1 {record["accuracy"]:.2f}% '
+                f'in {record["train_seconds"]:.0f} s')
+        done[stage['name']] = record
+        records.append(record)
+    report(records, work_dir, profile)
+
+
+if __name__ == '__main__':
+    main()
