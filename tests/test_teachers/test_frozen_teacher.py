@@ -163,6 +163,23 @@ def test_block_outputs_order_follows_request(teacher):
     assert torch.equal(a, d) and torch.equal(b, c)
 
 
+def test_blocks_after_the_deepest_are_not_run(teacher):
+    calls = []
+    modules = list(teacher.model.backbone.layers) + [
+        teacher.model.backbone.ln1, teacher.model.head
+    ]
+    handles = [
+        m.register_forward_hook(lambda mod, args, out, i=i: calls.append(i))
+        for i, m in enumerate(modules)
+    ]
+    try:
+        teacher.block_outputs(_inputs(seed=12), [0, 2])
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert calls == [0, 1, 2]
+
+
 @pytest.mark.parametrize('bad', [[DEPTH], [0, DEPTH + 3], [-1]])
 def test_block_index_out_of_range(teacher, bad):
     with pytest.raises(IndexError, match=f'0..{DEPTH - 1}'):
