@@ -45,12 +45,34 @@ def load_cfg(args: argparse.Namespace) -> Config:
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    import torch
-    if args.launcher != 'none' and not torch.cuda.is_available():
-        # NCCL needs GPUs; gloo runs the same DDP on CPUs
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-        cfg.env_cfg.dist_cfg.backend = 'gloo'
+    if args.launcher != 'none':
+        _cpu_distributed(cfg, args.launcher)
     return cfg
+
+
+def _cpu_distributed(cfg: Config, launcher: str) -> None:
+    """DDP over gloo where there is no GPU.
+
+    MMEngine's ``init_dist`` always calls ``torch.cuda.set_device`` and its
+    DDP wrapper always passes ``device_ids``; both fail on CPU. So the
+    process group is made here with gloo (the runner then uses it) and DDP
+    gets ``device_ids=None``, which is how torch runs DDP on CPU modules.
+    """
+    import torch
+    import torch.distributed as dist
+    if torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(f'launcher {launcher!r} without GPUs is not '
+                           'supported; use tools/dist_train.sh (pytorch)')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False)
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
 
 
 def run_guarded(tool: str, work_dir: str, build: Callable,

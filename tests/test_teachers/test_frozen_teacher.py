@@ -163,6 +163,45 @@ def test_block_outputs_order_follows_request(teacher):
     assert torch.equal(a, d) and torch.equal(b, c)
 
 
+@pytest.mark.parametrize('variant', [
+    dict(pre_norm=True),
+    dict(with_cls_token=False, out_type='avg_featmap'),
+])
+def test_block_outputs_other_vit_layouts(tmp_path, variant):
+    """CLIP-style pre-norm and CLS-free ViTs: the taps still equal the
+    source model's blocks."""
+    backbone = dict(
+        type='VisionTransformer',
+        arch=dict(
+            embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64),
+        img_size=28,
+        patch_size=7,
+        in_channels=1,
+        out_type='cls_token')
+    backbone.update(variant)
+    cfg = dict(
+        type='ImageClassifier',
+        backbone=backbone,
+        neck=None,
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=32))
+    torch.manual_seed(1)
+    source = MODELS.build(copy.deepcopy(cfg))
+    with torch.no_grad():
+        for param in source.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    source.eval()
+    path = tmp_path / 'variant.pth'
+    torch.save(source.state_dict(), path)
+    teacher = FrozenTeacher(copy.deepcopy(cfg), str(path))
+    x = _inputs(seed=13)
+    outs, _, _ = _hooked_block_outputs(source, x)
+    got = teacher.block_outputs(x, [0, 2])
+    assert torch.equal(got[0], outs[0])
+    assert torch.equal(got[1], outs[2])
+    with torch.no_grad():
+        assert torch.equal(teacher.logits(x), source(x, mode='tensor'))
+
+
 def test_blocks_after_the_deepest_are_not_run(teacher):
     calls = []
     modules = list(teacher.model.backbone.layers) + [

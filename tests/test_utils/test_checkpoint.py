@@ -226,7 +226,9 @@ def test_history_buffer_statistics_after_round_trip():
     buffers; it must work on a loaded buffer exactly as on a live one."""
     hist = _buffer()
     loaded = _round_trip(hist)
-    for buffer in (hist, loaded):
+    # MessageHub.load_state_dict(message_hub) deep-copies its buffers
+    copied = copy.deepcopy(hist)
+    for buffer in (hist, loaded, copied):
         assert buffer.statistics('mean') == pytest.approx(14 / 5)
         assert buffer.statistics('mean', 2) == pytest.approx(10 / 3)
         assert buffer.statistics('max') == 8.0
