@@ -6,8 +6,8 @@ from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from mmkd_plugin.utils import (CheckpointError, load_checkpoint_file,
-                               load_weights_strict, sha256sum, state_dict_of)
+from mmkd_plugin.utils import (load_checkpoint_file, load_weights_strict,
+                               sha256sum, state_dict_of)
 
 
 @MODELS.register_module()
@@ -108,6 +108,8 @@ class FrozenTeacher(nn.Module):
         """Raw residual stream after each block in ``indices``, CLS
         included, no final norm: ``[B, 1 + L, D]`` each. Blocks after the
         deepest requested one are not run."""
+        if not indices:
+            raise ValueError('block_outputs needs at least one block index')
         self.check_blocks(indices)
         vit = self.vit
         x, hw = vit.patch_embed(self.normalise(inputs))
@@ -131,6 +133,5 @@ def build_teacher(cfg: dict) -> FrozenTeacher:
     """Build a teacher from its config; errors name the config."""
     teacher = MODELS.build(cfg)
     if not isinstance(teacher, FrozenTeacher):
-        raise CheckpointError(
-            f'{cfg.get("type")} is not a FrozenTeacher subclass')
+        raise TypeError(f'{cfg.get("type")} is not a FrozenTeacher')
     return teacher

@@ -34,29 +34,30 @@ def mmengine_safe_globals() -> list:
 
 
 def _history_getstate(self) -> dict:
-    # bound methods would pickle as builtins.getattr calls, which no
-    # weights_only loader should allow: drop them, rebuild on load
+    # MMEngine pickles its class-level table of statistics functions with
+    # each buffer; those pickle as attribute look-ups (builtins.getattr),
+    # which no weights_only loader should allow. The table is class state:
+    # leave it out, and rebuild the defaults on load.
     state = self.__dict__.copy()
+    state.pop('statistics_methods', None)
     state.pop('_statistics_methods', None)
     return state
 
 
 def _history_setstate(self, state: dict) -> None:
+    state = dict(state)
+    state.pop('statistics_methods', None)
+    state.pop('_statistics_methods', None)
     self.__dict__.update(state)
-    self._statistics_methods = {
-        'min': self.min,
-        'max': self.max,
-        'current': self.current,
-        'mean': self.mean,
-    }
+    self._set_default_statistics()
 
 
 def register_safe_globals() -> None:
     """Make MMEngine checkpoints load with ``weights_only=True``.
 
     Allowlists :func:`mmengine_safe_globals` and makes ``HistoryBuffer``
-    pickle as plain data (MMEngine pickles its bound statistics methods,
-    which would need ``builtins.getattr`` on the allowlist).
+    pickle as plain data (MMEngine pickles its statistics functions, which
+    would need ``builtins.getattr`` on the allowlist).
     """
     from mmengine.logging.history_buffer import HistoryBuffer
     HistoryBuffer.__getstate__ = _history_getstate
