@@ -54,8 +54,9 @@ def vit_cfgs():
 @pytest.fixture(scope='session')
 def teacher_ckpt(tmp_path_factory, vit_cfgs):
     """A seeded (untrained) teacher saved as an MMEngine checkpoint."""
-    import mmkd_plugin  # noqa: F401
     from mmpretrain.registry import MODELS
+
+    import mmkd_plugin  # noqa: F401
     torch.manual_seed(0)
     model = MODELS.build(vit_cfgs[0])
     path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'

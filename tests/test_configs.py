@@ -43,8 +43,10 @@ def test_config_builds_and_trains_one_step(path, tmp_path, teacher_ckpt):
     runner = Runner.from_cfg(cfg)
     optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
     batch = next(iter(runner.train_dataloader))
-    before = {n: p.detach().clone()
-              for n, p in runner.model.named_parameters()}
+    before = {
+        n: p.detach().clone()
+        for n, p in runner.model.named_parameters()
+    }
     losses = runner.model.train_step(batch, optim_wrapper)
     assert losses and all(math.isfinite(float(v)) for v in losses.values())
     changed = [

@@ -51,8 +51,7 @@ def run_tool(args: List[str], out_file: str, tag: str) -> None:
         for line in proc.stdout:
             out.write(line)
             if 'Epoch(' in line or ': error:' in line:
-                print(f'  [{tag}] {line.split(" - ")[-1].strip()}',
-                      flush=True)
+                print(f'  [{tag}] {line.split(" - ")[-1].strip()}', flush=True)
             last = line.strip() or last
         if proc.wait():
             raise RuntimeError(
@@ -71,8 +70,8 @@ def cfg_args(options: Dict[str, object]) -> List[str]:
 def loss_curve(stage_dir: str) -> List[List[float]]:
     """(iter, loss) pairs from MMEngine's scalars.json, over all runs."""
     points = {}
-    for path in sorted(glob.glob(osp.join(stage_dir, '*', 'vis_data',
-                                          'scalars.json'))):
+    for path in sorted(
+            glob.glob(osp.join(stage_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
             for line in f:
                 rec = json.loads(line)
@@ -96,10 +95,7 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
         log(f'{stage["name"]}: resuming the interrupted run')
         train.append('--resume')
     start = time.time()
-    run_tool(train + cfg_args({
-        **options,
-        **inputs
-    }), out_file, stage['name'])
+    run_tool(train + cfg_args({**options, **inputs}), out_file, stage['name'])
     seconds = time.time() - start
     with open(osp.join(stage_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
@@ -140,8 +136,9 @@ def report(records: List[dict], work_dir: str, profile: str) -> None:
     table = '\n'.join(lines) + '\n'
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(table)
-    write_json(dict(profile=profile, stages=records),
-               osp.join(work_dir, 'results.json'))
+    write_json(
+        dict(profile=profile, stages=records),
+        osp.join(work_dir, 'results.json'))
     plot(records, osp.join(work_dir, 'results.png'))
     print(table)
     log(f'results in {work_dir}/results.{{md,json,png}}')

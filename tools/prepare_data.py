@@ -29,7 +29,8 @@ def debian_folder() -> str:
     """The folder of the Debian package's gz files, or exit with advice."""
     try:
         listing = subprocess.run(['dpkg', '-L', 'dataset-fashion-mnist'],
-                                 capture_output=True, text=True,
+                                 capture_output=True,
+                                 text=True,
                                  check=True).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         sys.exit('prepare_data: Debian package dataset-fashion-mnist is not '
@@ -40,8 +41,6 @@ def debian_folder() -> str:
             return osp.dirname(path)
     sys.exit('prepare_data: dataset-fashion-mnist lists no '
              'train-images-idx3-ubyte.gz')
-
-
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ def mmengine_safe_globals() -> list:
     multiarray = np._core.multiarray
     numeric = '?bhilqBHILQefdg'  # bool, signed, unsigned, float codes
     dtype_classes = sorted({type(np.dtype(c))
-                            for c in numeric}, key=lambda t: t.__name__)
+                            for c in numeric},
+                           key=lambda t: t.__name__)
     return [
         HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct,
         multiarray.scalar, *dtype_classes

@@ -52,16 +52,23 @@ def test_resume_continues_where_it_stopped(tmp_path):
         assert sa[i]['step'] == sb[i]['step']
         torch.testing.assert_close(
             sb[i]['exp_avg_sq'], sa[i]['exp_avg_sq'], rtol=1e-4, atol=1e-9)
-    assert (a['optimizer']['param_groups'][0]['lr'] ==
-            b['optimizer']['param_groups'][0]['lr'])
+    assert (a['optimizer']['param_groups'][0]['lr'] == b['optimizer']
+            ['param_groups'][0]['lr'])
 
 
 def test_dist_train_two_processes(tmp_path, teacher_ckpt):
     """dist_train.sh CONFIG 2 runs two DDP ranks (gloo on CPU)."""
     work = tmp_path / 'dist'
     res = run_tool(
-        'bash', 'tools/dist_train.sh', KD_CFG, '2', '--work-dir', str(work),
-        '--cfg-options', *TINY, f'model.teacher.checkpoint={teacher_ckpt}',
+        'bash',
+        'tools/dist_train.sh',
+        KD_CFG,
+        '2',
+        '--work-dir',
+        str(work),
+        '--cfg-options',
+        *TINY,
+        f'model.teacher.checkpoint={teacher_ckpt}',
         env=dict(PORT='29533'))
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     log = (res.stdout + res.stderr)
@@ -88,9 +95,8 @@ def test_extracted_student_tests_like_the_distiller(tmp_path, teacher_ckpt):
                    str(student))
     assert res.returncode == 0, res.stderr[-2000:]
     exported = _load(student)
-    assert {k.split('.')[0] for k in exported['state_dict']} == {
-        'backbone', 'head'
-    }
+    assert {k.split('.')[0]
+            for k in exported['state_dict']} == {'backbone', 'head'}
     assert exported['meta']['teachers']['teacher']['source'] == teacher_ckpt
     metrics = tmp_path / 'metrics.json'
     res = run_tool('tools/test.py', STUDENT_CFG, str(student), '--work-dir',

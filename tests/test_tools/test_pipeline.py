@@ -1,0 +1,47 @@
+"""The --quick pipeline on real Fashion-MNIST: teacher -> scratch student
+-> distilled student -> evaluation, a results table, and skipping."""
+import json
+
+from conftest import run_tool
+
+PIPELINE = 'configs/pipelines/fashion_mnist.py'
+
+
+def test_quick_pipeline_runs_and_skips_finished_stages(tmp_path):
+    res = run_tool('tools/pipeline.py', PIPELINE, '--quick', '--work-dir',
+                   str(tmp_path))
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    out = tmp_path / 'quick'
+    results = json.loads((out / 'results.json').read_text())
+    stages = {s['name']: s for s in results['stages']}
+    assert list(stages) == ['teacher', 'scratch', 'kd']
+    for stage in stages.values():
+        assert 0 <= stage['accuracy'] <= 100
+        # the table row carries the tested accuracy
+        assert f'{stage["accuracy"]:.2f}' in (out / 'results.md').read_text()
+    # the distilled student learned: its loss fell over the run
+    curve = [loss for _, loss in stages['kd']['loss_curve']]
+    assert len(curve) >= 4
+    assert sum(curve[-2:]) / 2 < 0.95 * sum(curve[:2]) / 2, curve
+    # the distiller's student was extracted and tested on its own config
+    assert stages['kd']['tested_checkpoint'].endswith('student.pth')
+    # the teacher the student learned from is the teacher stage's
+    kd_meta = json.loads((out / 'kd' / 'stage.json').read_text())
+    assert kd_meta['checkpoint'].endswith('epoch_1.pth')
+    assert (out / 'results.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert 'Epoch(train)' in res.stdout  # progress is shown
+
+    again = run_tool('tools/pipeline.py', PIPELINE, '--quick', '--work-dir',
+                     str(tmp_path))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count('done before, skipped') == 3
+    assert 'Epoch(train)' not in again.stdout
+    assert json.loads((out / 'results.json').read_text()) == results
+
+
+def test_unknown_profile_is_refused(tmp_path):
+    res = run_tool('tools/pipeline.py', PIPELINE, '--profile', 'huge',
+                   '--work-dir', str(tmp_path))
+    assert res.returncode != 0
+    assert "unknown profile 'huge'" in res.stderr
+    assert 'quick' in res.stderr
