@@ -8,7 +8,11 @@ from .utils import register_safe_globals
 
 register_safe_globals()
 
-from . import algorithms, engine, losses, teachers, utils  # noqa: E402,F401
+# registration happens on import; allowlisting must come first
+# isort: off
+from . import algorithms, engine, losses, models  # noqa: E402,F401
+from . import teachers, utils  # noqa: E402,F401
+# isort: on
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

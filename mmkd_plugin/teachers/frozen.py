@@ -2,17 +2,18 @@
 from typing import Optional, Sequence, Tuple
 
 import torch
-from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 from torch import nn
 
+from mmkd_plugin.models.vit_taps import (block_qkv, check_blocks, check_vit,
+                                         embed_tokens, run_blocks)
 from mmkd_plugin.utils import (load_checkpoint_file, load_weights_strict,
                                sha256sum, state_dict_of)
 
 
 @MODELS.register_module()
 class FrozenTeacher(nn.Module):
-    """A frozen MMPretrain classifier used as a distillation teacher.
+    """A frozen MMPretrain model used as a distillation teacher.
 
     Frozen by construction: parameters never require gradients, the module
     stays in eval mode whatever ``train()`` is asked, and forwards run under
@@ -21,7 +22,8 @@ class FrozenTeacher(nn.Module):
     :attr:`record` (source and sha256) goes into the checkpoint meta.
 
     Args:
-        model: config of an MMPretrain classifier (e.g. ``ImageClassifier``).
+        model: config of an MMPretrain classifier (e.g. ``ImageClassifier``)
+            or of a bare backbone (e.g. an MAE-pretrained ``MAEViT``).
         checkpoint: weights file; an MMEngine checkpoint, an exported
             student or a bare state dict. ``None`` only for tests and
             benchmarks that need no trained teacher.
@@ -60,6 +62,7 @@ class FrozenTeacher(nn.Module):
         # the student's normalisation, set by the distiller
         self.register_buffer('src_mean', torch.zeros(1), persistent=False)
         self.register_buffer('src_std', torch.ones(1), persistent=False)
+        self.truncated = False
         super().train(False)
 
     def train(self, mode: bool = True) -> 'FrozenTeacher':
@@ -83,50 +86,61 @@ class FrozenTeacher(nn.Module):
     @torch.no_grad()
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """Class scores before softmax, [B, num_classes]."""
+        if self.truncated or not hasattr(self.model, 'head'):
+            raise RuntimeError('this teacher has no classification head '
+                               '(a backbone, or truncated)')
         return self.model(self.normalise(inputs), mode='tensor').float()
 
     @property
     def vit(self) -> nn.Module:
-        backbone = self.model.backbone
-        if not hasattr(backbone, 'layers') or not hasattr(
-                backbone, 'patch_embed'):
-            raise TypeError(f'{type(backbone).__name__} is not a ViT; '
-                            'block outputs need a VisionTransformer backbone')
-        return backbone
+        """The ViT backbone (of a classifier, or the model itself)."""
+        vit = getattr(self.model, 'backbone', self.model)
+        check_vit(vit)
+        return vit
 
     def check_blocks(self, indices: Sequence[int]) -> None:
         """Raise if a block index is outside the teacher's depth."""
-        depth = len(self.vit.layers)
-        bad = [i for i in indices if not 0 <= i < depth]
-        if bad:
-            raise IndexError(f'teacher block index {bad} out of range: the '
-                             f'teacher has blocks 0..{depth - 1}')
+        check_blocks(self.vit, indices, 'teacher')
+
+    def truncate(self, deepest: int) -> None:
+        """Drop the blocks after ``deepest`` (and the final norm and head),
+        which no tap of the method needs: they are never run or kept."""
+        self.check_blocks([deepest])
+        vit = self.vit
+        del vit.layers[deepest + 1:]
+        vit.final_norm = False
+        self.truncated = True
 
     @torch.no_grad()
-    def block_outputs(self, inputs: torch.Tensor,
-                      indices: Sequence[int]) -> Tuple[torch.Tensor, ...]:
+    def block_outputs(
+            self,
+            inputs: torch.Tensor,
+            indices: Sequence[int],
+            keep: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
         """Raw residual stream after each block in ``indices``, CLS
-        included, no final norm: ``[B, 1 + L, D]`` each. Blocks after the
-        deepest requested one are not run."""
-        if not indices:
-            raise ValueError('block_outputs needs at least one block index')
+        included, no final norm: ``[B, 1 + L, D]`` each, fp32.
+
+        Args:
+            keep: [B, K] indices of the patches to run on (the visible set of
+                an MAE mask); the rest are never computed.
+        """
         self.check_blocks(indices)
+        tokens = embed_tokens(self.vit, self.normalise(inputs), keep)
+        return tuple(t.float() for t in run_blocks(self.vit, tokens, indices))
+
+    @torch.no_grad()
+    def qkv(self,
+            inputs: torch.Tensor,
+            block: int,
+            keep: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
+        """q, k, v ``[B, heads, 1 + L, d_h]`` of ``block``, fp32: blocks
+        before it, then only its pre-attention norm and qkv projection."""
+        self.check_blocks([block])
         vit = self.vit
-        x, hw = vit.patch_embed(self.normalise(inputs))
-        if vit.cls_token is not None:
-            x = torch.cat([vit.cls_token.expand(x.shape[0], -1, -1), x], 1)
-        x = x + resize_pos_embed(
-            vit.pos_embed,
-            vit.patch_resolution,
-            hw,
-            mode=vit.interpolate_mode,
-            num_extra_tokens=vit.num_extra_tokens)
-        x = vit.pre_norm(vit.drop_after_pos(x))
-        outs = {}
-        for i, layer in enumerate(vit.layers[:max(indices) + 1]):
-            x = layer(x)
-            outs[i] = x
-        return tuple(outs[i].float() for i in indices)
+        tokens = embed_tokens(vit, self.normalise(inputs), keep)
+        if block > 0:
+            tokens = run_blocks(vit, tokens, [block - 1])[0]
+        return tuple(t.float() for t in block_qkv(vit.layers[block], tokens))
 
 
 def build_teacher(cfg: dict) -> FrozenTeacher:
