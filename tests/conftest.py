@@ -12,10 +12,10 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS_CFG = osp.join(ROOT, 'configs/_base_/models/vit_fashion_mnist.py')
 STUDENT_CFG = osp.join(
     ROOT, 'configs/supervised/'
-    'supervised_vit-96d4l-p7_1xb256-adamw-4e_fashion-mnist.py')
+    'supervised_vit-96d4l-p7_1xb256-adamw-3e_fashion-mnist.py')
 KD_CFG = osp.join(
     ROOT, 'configs/kd/'
-    'kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-4e_fashion-mnist.py')
+    'kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-3e_fashion-mnist.py')
 DATA_ROOT = osp.join(ROOT, 'data/fashion_mnist')
 
 # small, deterministic runs on real Fashion-MNIST: no flip, no workers

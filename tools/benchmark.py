@@ -45,10 +45,10 @@ class Case(NamedTuple):
     num_classes: int = 10
 
 
-FMNIST_KD = ('configs/kd/kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-4e_'
+FMNIST_KD = ('configs/kd/kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-3e_'
              'fashion-mnist.py')
 FMNIST_STUDENT = ('configs/supervised/supervised_vit-96d4l-p7_1xb256-adamw-'
-                  '4e_fashion-mnist.py')
+                  '3e_fashion-mnist.py')
 CASES: Dict[str, Case] = {
     # Hinton KD (teacher forward + KD loss) against the student alone
     'kd_vs_student':

@@ -3,19 +3,19 @@
 #   python tools/pipeline.py configs/pipelines/fashion_mnist.py [--quick]
 work_dir = 'work_dirs/pipelines/fashion_mnist'
 
-_student = 'configs/supervised/supervised_vit-96d4l-p7_1xb256-adamw-4e_fashion-mnist.py'  # noqa: E501
+_student = 'configs/supervised/supervised_vit-96d4l-p7_1xb256-adamw-3e_fashion-mnist.py'  # noqa: E501
 stages = [
     dict(
         name='teacher',
         label='teacher ViT 128d-6L',
         config='configs/supervised/'
-        'supervised_vit-128d6l-p7_1xb256-adamw-4e_fashion-mnist.py'),
+        'supervised_vit-128d6l-p7_1xb256-adamw-3e_fashion-mnist.py'),
     dict(name='scratch', label='student ViT 96d-4L, scratch', config=_student),
     dict(
         name='kd',
         label='student ViT 96d-4L, logit KD',
         config='configs/kd/'
-        'kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-4e_fashion-mnist.py',
+        'kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-3e_fashion-mnist.py',
         # cfg key <- checkpoint of an earlier stage
         inputs={'model.teacher.checkpoint': 'teacher'},
         # a distiller's student is extracted and tested with this config

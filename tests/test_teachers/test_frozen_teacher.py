@@ -41,7 +41,7 @@ def ckpts(source, tmp_path_factory):
     root = tmp_path_factory.mktemp('teacher_ckpts')
     bare = root / 'bare.pth'
     torch.save(source.state_dict(), bare)
-    mmengine_style = root / 'epoch_4.pth'
+    mmengine_style = root / 'epoch_3.pth'
     torch.save(
         dict(
             state_dict=source.state_dict(),

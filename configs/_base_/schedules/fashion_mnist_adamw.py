@@ -19,7 +19,7 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 # validate once, at the end (10k test images take ~30 s on 2 cores)
-train_cfg = dict(by_epoch=True, max_epochs=4, val_interval=4)
+train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=3)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=256)

@@ -13,7 +13,7 @@ model = dict(
         model={{_base_.vit_teacher}},
         # trained by supervised_vit-128d6l-p7_...; override with
         # --cfg-options model.teacher.checkpoint=PATH
-        checkpoint='work_dirs/fashion_mnist/teacher/epoch_4.pth'),
+        checkpoint='work_dirs/fashion_mnist/teacher/epoch_3.pth'),
     alpha=0.5,
     kd_loss=dict(type='KDLoss', tau=4.0),
 )
