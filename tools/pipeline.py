@@ -3,9 +3,12 @@
     python tools/pipeline.py configs/pipelines/fashion_mnist.py [--quick]
         [--profile NAME] [--work-dir DIR] [--force]
 
-Each stage trains with ``tools/train.py`` in its own process, then is tested
-with ``tools/test.py`` (a distiller's student is first extracted with
-``tools/extract_student.py``). A finished stage leaves ``stage.json``; a
+Each stage trains with ``tools/train.py`` in its own process; a distiller's
+student is then extracted with ``tools/extract_student.py`` (``export``,
+default when the stage has an ``eval_config``), and the result is tested with
+``tools/test.py`` (unless ``test=False``, e.g. self-supervised pretraining).
+``inputs`` maps config keys to earlier stages' outputs (the exported student,
+or the last checkpoint). A finished stage leaves ``stage.json``; a
 later run skips it. An interrupted stage resumes from its last checkpoint.
 Writes ``results.md``, ``results.json`` and ``results.png`` (accuracies and
 loss curves) into the profile's work dir.
@@ -82,6 +85,7 @@ def loss_curve(stage_dir: str) -> List[List[float]]:
 
 def run_stage(stage: dict, stage_dir: str, options: dict,
               done: Dict[str, dict]) -> dict:
+    """Train (resuming), export the student if asked, test if asked."""
     os.makedirs(stage_dir, exist_ok=True)
     out_file = osp.join(stage_dir, 'pipeline.log')
     inputs = {}
@@ -89,7 +93,7 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
         if source not in done:
             raise RuntimeError(f'stage {stage["name"]} needs stage {source}, '
                                'which has not run before it')
-        inputs[key] = done[source]['checkpoint']
+        inputs[key] = done[source]['output']
     train = ['tools/train.py', stage['config'], '--work-dir', stage_dir]
     if osp.isfile(osp.join(stage_dir, 'last_checkpoint')):
         log(f'{stage["name"]}: resuming the interrupted run')
@@ -99,26 +103,28 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
     seconds = time.time() - start
     with open(osp.join(stage_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    tested = checkpoint
-    if stage.get('eval_config'):
-        tested = osp.join(stage_dir, 'student.pth')
-        run_tool(['tools/extract_student.py', checkpoint, tested], out_file,
+    output = checkpoint
+    if stage.get('export', 'eval_config' in stage):
+        output = osp.join(stage_dir, 'student.pth')
+        run_tool(['tools/extract_student.py', checkpoint, output], out_file,
                  stage['name'])
-    metrics_file = osp.join(stage_dir, 'test_metrics.json')
-    run_tool([
-        'tools/test.py',
-        stage.get('eval_config') or stage['config'], tested, '--work-dir',
-        osp.join(stage_dir, 'test'), '--out', metrics_file
-    ] + cfg_args(options), out_file, stage['name'])
-    with open(metrics_file) as f:
-        metrics = json.load(f)
+    accuracy = None
+    if stage.get('test', True):
+        metrics_file = osp.join(stage_dir, 'test_metrics.json')
+        run_tool([
+            'tools/test.py',
+            stage.get('eval_config', stage['config']), output, '--work-dir',
+            osp.join(stage_dir, 'test'), '--out', metrics_file
+        ] + cfg_args(options), out_file, stage['name'])
+        with open(metrics_file) as f:
+            accuracy = json.load(f)['accuracy/top1']
     return dict(
         name=stage['name'],
         label=stage.get('label', stage['name']),
         config=stage['config'],
         checkpoint=checkpoint,
-        tested_checkpoint=tested,
-        accuracy=metrics['accuracy/top1'],
+        output=output,
+        accuracy=accuracy,
         train_seconds=round(seconds, 1),
         cfg_options=options,
         loss_curve=loss_curve(stage_dir))
@@ -131,7 +137,8 @@ def report(records: List[dict], work_dir: str, profile: str) -> None:
         '| --- | --- | ---: | ---: |'
     ]
     for r in records:
-        lines.append(f'| {r["name"]} | {r["label"]} | {r["accuracy"]:.2f} '
+        acc = '-' if r['accuracy'] is None else f'{r["accuracy"]:.2f}'
+        lines.append(f'| {r["name"]} | {r["label"]} | {acc} '
                      f'| {r["train_seconds"]:.0f} |')
     table = '\n'.join(lines) + '\n'
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
@@ -149,8 +156,9 @@ def plot(records: List[dict], path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4.5))
-    labels = [r['label'] for r in records]
-    accs = [r['accuracy'] for r in records]
+    tested = [r for r in records if r['accuracy'] is not None]
+    labels = [r['label'] for r in tested]
+    accs = [r['accuracy'] for r in tested]
     bars.barh(labels, accs, color='tab:blue')
     for y, acc in enumerate(accs):
         bars.text(acc, y, f' {acc:.2f}', va='center')
@@ -208,8 +216,9 @@ def main() -> None:
             except RuntimeError as err:
                 sys.exit(f'pipeline.py: error: {err}')
             write_json(record, record_file)
-            log(f'{head}: top-1 {record["accuracy"]:.2f}% '
-                f'in {record["train_seconds"]:.0f} s')
+            acc = record['accuracy']
+            log(f'{head}: ' + ('' if acc is None else f'top-1 {acc:.2f}% ') +
+                f'trained in {record["train_seconds"]:.0f} s')
         done[stage['name']] = record
         records.append(record)
     report(records, work_dir, profile)

@@ -24,7 +24,7 @@ def test_quick_pipeline_runs_and_skips_finished_stages(tmp_path):
     assert len(curve) >= 4
     assert sum(curve[-2:]) / 2 < 0.95 * sum(curve[:2]) / 2, curve
     # the distiller's student was extracted and tested on its own config
-    assert stages['kd']['tested_checkpoint'].endswith('student.pth')
+    assert stages['kd']['output'].endswith('student.pth')
     # the teacher the student learned from is the teacher stage's
     kd_meta = json.loads((out / 'kd' / 'stage.json').read_text())
     assert kd_meta['checkpoint'].endswith('epoch_1.pth')
