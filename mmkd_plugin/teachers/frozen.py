@@ -1,5 +1,5 @@
 """Frozen teachers: loaded strictly, never trained, own normalisation."""
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.registry import MODELS
@@ -7,7 +7,8 @@ from torch import nn
 
 from mmkd_plugin.models.vit_taps import (block_qkv, check_blocks, check_vit,
                                          embed_tokens, run_blocks)
-from mmkd_plugin.utils import (load_checkpoint_file, load_weights_strict,
+from mmkd_plugin.utils import (CheckpointError, convert_vit, detect_layout,
+                               load_checkpoint_file, load_weights_strict,
                                sha256sum, state_dict_of)
 
 
@@ -31,6 +32,12 @@ class FrozenTeacher(nn.Module):
             use a distilled student as the next teacher).
         mean, std: the teacher's own input normalisation in 0-255 pixel
             units; ``None`` means the student's.
+        layout: ``'mmpretrain'`` loads the checkpoint's keys as they are;
+            ``'auto'`` or a layout of :func:`~mmkd_plugin.utils.convert_vit`
+            (``'timm'`` for MAE / DeiT / timm files, ``'dino-full'``...)
+            converts it to the model's names first; then every key must
+            land. A conversion adds ``layout`` and ``dropped`` (the source
+            keys deliberately left out) to :attr:`record`.
     """
 
     def __init__(self,
@@ -38,7 +45,8 @@ class FrozenTeacher(nn.Module):
                  checkpoint: Optional[str],
                  prefix: Optional[str] = None,
                  mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None):
+                 std: Optional[Sequence[float]] = None,
+                 layout: str = 'mmpretrain'):
         super().__init__()
         model = dict(model)
         model.pop('data_preprocessor', None)
@@ -47,9 +55,17 @@ class FrozenTeacher(nn.Module):
         self.record = dict(source=None, sha256=None)
         if checkpoint is not None:
             ckpt = load_checkpoint_file(checkpoint)
-            load_weights_strict(self.model, state_dict_of(ckpt),
+            weights, converted = state_dict_of(ckpt), {}
+            if layout != 'mmpretrain':
+                if prefix:
+                    raise ValueError("a teacher's prefix needs "
+                                     "layout='mmpretrain'")
+                weights, converted = _convert(ckpt, layout, self.model,
+                                              checkpoint)
+            load_weights_strict(self.model, weights,
                                 f'teacher checkpoint {checkpoint}', prefix)
-            self.record = dict(source=checkpoint, sha256=sha256sum(checkpoint))
+            self.record = dict(
+                source=checkpoint, sha256=sha256sum(checkpoint), **converted)
         self.model.requires_grad_(False)
         self.own_norm = mean is not None
         if (mean is None) != (std is None):
@@ -141,6 +157,22 @@ class FrozenTeacher(nn.Module):
         if block > 0:
             tokens = run_blocks(vit, tokens, [block - 1])[0]
         return tuple(t.float() for t in block_qkv(vit.layers[block], tokens))
+
+
+def _convert(ckpt: dict, layout: str, model: nn.Module,
+             source: str) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """A checkpoint converted to ``model``'s names, and what to record."""
+    vit = getattr(model, 'backbone', model)
+    try:
+        layout = detect_layout(ckpt) if layout == 'auto' else layout
+        weights, dropped = convert_vit(
+            ckpt,
+            layout,
+            target='classifier' if vit is not model else 'backbone',
+            distilled=getattr(vit, 'dist_token', None) is not None)
+    except CheckpointError as err:
+        raise CheckpointError(f'teacher checkpoint {source}: {err}') from err
+    return weights, dict(layout=layout, dropped=dropped)
 
 
 def build_teacher(cfg: dict) -> FrozenTeacher:
