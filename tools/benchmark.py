@@ -36,6 +36,7 @@ class Arm(NamedTuple):
     label: str
     config: str  # relative to the repository root
     overrides: Optional[dict] = None  # for Config.merge_from_dict
+    views: int = 1  # > 1: inputs are that many [B, C, H, W] copies
 
 
 class Case(NamedTuple):
@@ -49,6 +50,11 @@ FMNIST_KD = ('configs/kd/kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-3e_'
              'fashion-mnist.py')
 FMNIST_STUDENT = ('configs/supervised/supervised_vit-96d4l-p7_1xb256-adamw-'
                   '3e_fashion-mnist.py')
+FMNIST_TINYMIM = ('configs/tinymim/tinymim_vit-96d4l-p4_mae-vit-128d6l-p4_'
+                  '1xb256-adamw-5e_fashion-mnist.py')
+FMNIST_DMAE = ('configs/dmae/dmae_vit-96d4l-p4_mae-vit-128d6l-p4_1xb256-'
+               'adamw-2e_fashion-mnist.py')
+FMNIST_MAE = 'configs/mae/mae_vit-96d4l-p4_1xb256-adamw-2e_fashion-mnist.py'
 CASES: Dict[str, Case] = {
     # Hinton KD (teacher forward + KD loss) against the student alone
     'kd_vs_student':
@@ -58,6 +64,26 @@ CASES: Dict[str, Case] = {
             Arm('student', FMNIST_STUDENT),
         ],
         ratios=[('kd', 'student')]),
+    # TinyMIM (truncated teacher's q/k/v + student up to its last qkv, two
+    # views) against the same student (4x4 patches) trained on labels
+    'tinymim_vs_student':
+    Case(
+        arms=[
+            Arm('tinymim',
+                FMNIST_TINYMIM, {'model.teacher.checkpoint': None},
+                views=2),
+            Arm('student', FMNIST_STUDENT, {'model.backbone.patch_size': 4}),
+        ],
+        ratios=[('tinymim', 'student')]),
+    # DMAE (truncated teacher on the visible tokens + projection + feature
+    # loss) against MAE alone, same student and mask ratio (0.75)
+    'dmae_vs_mae':
+    Case(
+        arms=[
+            Arm('dmae', FMNIST_DMAE, {'model.teacher.checkpoint': None}),
+            Arm('mae', FMNIST_MAE),
+        ],
+        ratios=[('dmae', 'mae')]),
 }
 
 
@@ -105,8 +131,10 @@ def build_arm(arm: Arm, case: Case, batch_size: Optional[int],
     images = torch.randint(
         0, 256, (batch, *case.input_shape), generator=gen, dtype=torch.uint8)
     labels = torch.randint(0, case.num_classes, (batch, ), generator=gen)
+    # [C, H, W] each, as the dataloader gives; several views: default_collate
+    inputs = list(images) if arm.views == 1 else [images] * arm.views
     data = dict(
-        inputs=list(images),  # [C, H, W] each, as the dataloader gives
+        inputs=inputs,
         data_samples=[DataSample().set_gt_label(int(y)) for y in labels])
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     info = dict(
@@ -249,8 +277,9 @@ def main() -> None:
 
     import mmkd_plugin  # noqa: F401  registers the plugin's components
     init_default_scope('mmpretrain')
-    # init_weights and the optimiser log every parameter at INFO level
-    MMLogger.get_current_instance().setLevel(logging.WARNING)
+    # init_weights and the optimiser log every parameter at INFO level, and
+    # MAE's fixed position embeddings at WARNING; logs go to stdout
+    MMLogger.get_current_instance().setLevel(logging.ERROR)
     result = {
         name: run_case(name, CASES[name], args)
         for name in args.cases or CASES

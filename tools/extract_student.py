@@ -4,6 +4,8 @@ The distiller saves the student under ``student.``; this writes its
 ``backbone.`` / ``head.`` weights as a checkpoint that ``tools/test.py`` with
 the student's own config evaluates, or that a fine-tuning config loads with
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+A student that is a bare backbone (e.g. TinyMIM's) comes out under
+``backbone.``, as a classifier's backbone (``--out-prefix`` overrides).
 
     python tools/extract_student.py DISTILL_CKPT OUT.pth
 """
@@ -17,8 +19,14 @@ from mmkd_plugin.utils import (CheckpointError, load_checkpoint_file,
                                sha256sum, state_dict_of)
 
 
-def extract(src: str, prefix: str = 'student.') -> dict:
-    """The student's weights and provenance, as a checkpoint dict."""
+def extract(src: str,
+            prefix: str = 'student.',
+            out_prefix: str = 'auto') -> dict:
+    """The student's weights and provenance, as a checkpoint dict.
+
+    ``out_prefix`` goes before every key; ``'auto'``: ``'backbone.'`` when
+    the student has no ``backbone.`` keys (a bare backbone), else none.
+    """
     ckpt = load_checkpoint_file(src)
     weights = state_dict_of(ckpt)
     student = {
@@ -30,6 +38,10 @@ def extract(src: str, prefix: str = 'student.') -> dict:
         raise CheckpointError(
             f'{src} is not a distillation checkpoint: no "{prefix}*" keys '
             f'(top-level names: {found})')
+    if out_prefix == 'auto':
+        bare = not any(k.startswith('backbone.') for k in student)
+        out_prefix = 'backbone.' if bare else ''
+    student = {out_prefix + k: v for k, v in student.items()}
     meta = ckpt.get('meta', {}) if isinstance(ckpt.get('meta'), dict) else {}
     keep = ('epoch', 'iter', 'dataset_meta', 'teachers')
     out_meta = {k: meta[k] for k in keep if k in meta}
@@ -51,9 +63,14 @@ def main() -> None:
     parser.add_argument('out', help='where to write the student')
     parser.add_argument(
         '--prefix', default='student.', help='the student key prefix')
+    parser.add_argument(
+        '--out-prefix',
+        default='auto',
+        help="prefix of the written keys (default 'auto': 'backbone.' for "
+        'a bare-backbone student, none for a classifier)')
     args = parser.parse_args()
     try:
-        student = extract(args.checkpoint, args.prefix)
+        student = extract(args.checkpoint, args.prefix, args.out_prefix)
     except CheckpointError as err:
         sys.exit(f'extract_student.py: error: {err}')
     save_atomic(student, args.out)

@@ -1,4 +1,6 @@
 from .base import BaseDistiller
+from .dmae import DMAE
 from .logit_kd import LogitKD
+from .tinymim import TinyMIM
 
-__all__ = ['BaseDistiller', 'LogitKD']
+__all__ = ['BaseDistiller', 'DMAE', 'LogitKD', 'TinyMIM']

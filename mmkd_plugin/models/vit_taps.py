@@ -19,7 +19,8 @@ def check_vit(vit: nn.Module) -> None:
                             'need an MMPretrain VisionTransformer')
 
 
-def check_blocks(vit: nn.Module, indices: Sequence[int],
+def check_blocks(vit: nn.Module,
+                 indices: Sequence[int],
                  who: str = 'model') -> None:
     """Raise an error naming the valid range for out-of-range blocks."""
     depth = len(vit.layers)
@@ -71,7 +72,8 @@ def run_blocks(vit: nn.Module, tokens: torch.Tensor,
     return tuple(outs[i] for i in indices)
 
 
-def block_qkv(layer: nn.Module, x: torch.Tensor,
+def block_qkv(layer: nn.Module,
+              x: torch.Tensor,
               num_heads: Optional[int] = None) -> Tuple[torch.Tensor, ...]:
     """q, k, v [B, heads, N, d_h] of a block, given the block's input.
 

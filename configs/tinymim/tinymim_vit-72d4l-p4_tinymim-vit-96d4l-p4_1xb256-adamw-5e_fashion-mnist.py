@@ -1,0 +1,24 @@
+# Sequential TinyMIM, stage 2: the 4-block, 72-dim ViT (2 heads) learns the
+# relations of the last block of the TinyMIM-distilled 96-dim ViT (3 heads,
+# as exported by tools/extract_student.py), its last block split into 3
+# heads of 24 dims for the relation.
+_base_ = [
+    '../_base_/models/tinymim_vit_fashion_mnist.py',
+    '../_base_/datasets/fashion_mnist_tinymim.py',
+    '../_base_/schedules/fashion_mnist_tinymim_adamw.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    type='TinyMIM',
+    student={{_base_.tinymim_student_72d}},
+    teacher=dict(
+        type='FrozenTeacher',
+        model={{_base_.tinymim_teacher_96d}},
+        # stage 1 exported; override with model.teacher.checkpoint=PATH
+        checkpoint='work_dirs/tinymim_vit-96d4l-p4_mae-vit-128d6l-p4_'
+        '1xb256-adamw-5e_fashion-mnist/student.pth',
+        prefix='backbone.'),
+    teacher_block=3,
+    last_heads=3,
+    target='relation',
+)

@@ -1,0 +1,3 @@
+from .transforms import TwoViewColorJitter
+
+__all__ = ['TwoViewColorJitter']
