@@ -12,15 +12,12 @@ checkpoint=..., prefix='backbone.')`` (classifier target).
     python tools/convert_teacher.py deit_small.pth OUT.pth --target classifier
 """
 import argparse
-import os
 import sys
-import tempfile
 from typing import List, Optional
 
-import torch
-
 from mmkd_plugin.utils import (LAYOUTS, TARGETS, CheckpointError, convert_vit,
-                               detect_layout, load_checkpoint_file, sha256sum)
+                               detect_layout, load_checkpoint_file,
+                               save_checkpoint, sha256sum)
 
 
 def convert(src: str,
@@ -40,23 +37,6 @@ def convert(src: str,
         target=target,
         dropped=dropped)
     return dict(state_dict=weights, meta=meta)
-
-
-def save_atomic(obj: dict, path: str) -> None:
-    """Write a temporary file next to ``path``, then rename it: never a
-    half-written file, and nothing left behind on failure."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -86,7 +66,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     try:
         out = convert(args.src, args.layout, args.target, args.entry,
                       args.distilled)
-        save_atomic(out, args.out)
+        save_checkpoint(out, args.out)
     except (CheckpointError, OSError) as err:
         msg = ' '.join(str(err).split())
         if args.src not in msg:

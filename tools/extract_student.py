@@ -10,13 +10,10 @@ A student that is a bare backbone (e.g. TinyMIM's) comes out under
     python tools/extract_student.py DISTILL_CKPT OUT.pth
 """
 import argparse
-import os
 import sys
 
-import torch
-
 from mmkd_plugin.utils import (CheckpointError, load_checkpoint_file,
-                               sha256sum, state_dict_of)
+                               save_checkpoint, sha256sum, state_dict_of)
 
 
 def extract(src: str,
@@ -49,14 +46,6 @@ def extract(src: str,
     return dict(state_dict=student, meta=out_meta)
 
 
-def save_atomic(obj: dict, path: str) -> None:
-    """Write next to ``path`` then rename: never a half-written file."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('checkpoint', help='distillation checkpoint')
@@ -73,7 +62,7 @@ def main() -> None:
         student = extract(args.checkpoint, args.prefix, args.out_prefix)
     except CheckpointError as err:
         sys.exit(f'extract_student.py: error: {err}')
-    save_atomic(student, args.out)
+    save_checkpoint(student, args.out)
     n = sum(v.numel() for v in student['state_dict'].values())
     print(f'extract_student.py: {len(student["state_dict"])} tensors, '
           f'{n / 1e6:.2f} M values -> {args.out}')

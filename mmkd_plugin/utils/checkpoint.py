@@ -1,6 +1,7 @@
 """Safe checkpoint loading on torch >= 2.6 (``weights_only=True``)."""
 import hashlib
 import os
+import tempfile
 from typing import Dict, Iterable, Optional
 
 import numpy as np
@@ -155,3 +156,20 @@ def load_weights_strict(module: nn.Module,
             f'{source} does not fit {type(module).__name__}: ' +
             '; '.join(problems))
     module.load_state_dict(state_dict, strict=True)
+
+
+def save_checkpoint(obj: dict, path: str) -> None:
+    """Write a temporary file next to ``path``, then rename it: never a
+    half-written file, and nothing left behind on failure."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
