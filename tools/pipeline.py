@@ -8,10 +8,11 @@ student is then extracted with ``tools/extract_student.py`` (``export``,
 default when the stage has an ``eval_config``), and the result is tested with
 ``tools/test.py`` (unless ``test=False``, e.g. self-supervised pretraining).
 ``inputs`` maps config keys to earlier stages' outputs (the exported student,
-or the last checkpoint). A finished stage leaves ``stage.json``; a
-later run skips it. An interrupted stage resumes from its last checkpoint.
-Writes ``results.md``, ``results.json`` and ``results.png`` (accuracies and
-loss curves) into the profile's work dir.
+or the last checkpoint); a stage's ``cfg_options`` apply to its training. A
+finished stage leaves ``stage.json``; a later run skips it. An interrupted
+stage resumes from its last checkpoint. Writes ``results.md``,
+``results.json`` and ``results.png`` (accuracies and loss curves) into the
+profile's work dir.
 """
 import argparse
 import glob
@@ -62,7 +63,15 @@ def run_tool(args: List[str], out_file: str, tag: str) -> None:
                 f'full output in {out_file}')
 
 
-def cfg_args(options: Dict[str, object]) -> List[str]:
+def cfg_args(options: Dict[str, object], config: str) -> List[str]:
+    """``--cfg-options`` for ``config``; profile options for sections the
+    config does not have (e.g. no val loader in a pre-training config)
+    are left out rather than creating half a section."""
+    have = Config.fromfile(osp.join(ROOT, config))
+    options = {
+        k: v
+        for k, v in options.items() if have.get(k.split('.')[0]) is not None
+    }
     if not options:
         return []
     return ['--cfg-options'] + [
@@ -99,7 +108,8 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
         log(f'{stage["name"]}: resuming the interrupted run')
         train.append('--resume')
     start = time.time()
-    run_tool(train + cfg_args({**options, **inputs}), out_file, stage['name'])
+    own = {**stage.get('cfg_options', {}), **options, **inputs}
+    run_tool(train + cfg_args(own, stage['config']), out_file, stage['name'])
     seconds = time.time() - start
     with open(osp.join(stage_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
@@ -111,11 +121,12 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
     accuracy = None
     if stage.get('test', True):
         metrics_file = osp.join(stage_dir, 'test_metrics.json')
-        run_tool([
-            'tools/test.py',
-            stage.get('eval_config', stage['config']), output, '--work-dir',
+        config = stage.get('eval_config', stage['config'])
+        test = [
+            'tools/test.py', config, output, '--work-dir',
             osp.join(stage_dir, 'test'), '--out', metrics_file
-        ] + cfg_args(options), out_file, stage['name'])
+        ]
+        run_tool(test + cfg_args(options, config), out_file, stage['name'])
         with open(metrics_file) as f:
             accuracy = json.load(f)['accuracy/top1']
     return dict(
