@@ -103,7 +103,11 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
             raise RuntimeError(f'stage {stage["name"]} needs stage {source}, '
                                'which has not run before it')
         inputs[key] = done[source]['output']
-    train = ['tools/train.py', stage['config'], '--work-dir', stage_dir]
+    # each stage is tested below: no second evaluation during training
+    train = [
+        'tools/train.py', stage['config'], '--work-dir', stage_dir,
+        '--no-validate'
+    ]
     if osp.isfile(osp.join(stage_dir, 'last_checkpoint')):
         log(f'{stage["name"]}: resuming the interrupted run')
         train.append('--resume')
