@@ -177,7 +177,7 @@ def plot(records: List[dict], path: str) -> None:
     bars.barh(labels, accs, color='tab:blue')
     for y, acc in enumerate(accs):
         bars.text(acc, y, f' {acc:.2f}', va='center')
-    bars.set_xlim(min(accs) - 5, 100)
+    bars.set_xlim(min(accs) - 3, min(100, max(accs) + 2))
     bars.invert_yaxis()
     bars.set_xlabel('top-1 accuracy on the test set (%)')
     for r in records:

@@ -23,7 +23,7 @@ stages = [
 ]
 
 profiles = dict(
-    # about 20 minutes on 2 cores
+    # about 28 minutes on 2 idle cores
     default=dict(cfg_options={}),
     # about 2 minutes: 1024 training images in batches of 64, 1 epoch,
     # 500 test images
