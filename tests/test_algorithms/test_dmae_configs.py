@@ -19,6 +19,7 @@ from mmpretrain.models import MAEViT
 from mmpretrain.registry import MODELS, TRANSFORMS
 
 import mmkd_plugin  # noqa: F401
+from mmkd_plugin.utils import save_checkpoint
 
 ROOT = Path(__file__).parents[2]
 PREFIX = 'dmae/dmae_vit-base-p16_mae-vit-large-p16_8xb512-amp-'
@@ -190,7 +191,7 @@ def _exported_student(student_cfg, tmp_path):
     torch.save(dict(state_dict=weights, meta=dict(epoch=1)), src)
     out = tmp_path / 'student.pth'
     tool = _load_tool('extract_student')
-    tool.save_atomic(tool.extract(str(src)), str(out))
+    save_checkpoint(tool.extract(str(src)), str(out))
     return student, str(out)
 
 

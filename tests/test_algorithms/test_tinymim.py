@@ -18,6 +18,7 @@ from mmpretrain.registry import MODELS, TRANSFORMS
 from mmkd_plugin.algorithms import TinyMIM
 from mmkd_plugin.losses import RelationKDLoss
 from mmkd_plugin.models.vit_taps import block_qkv, embed_tokens, run_blocks
+from mmkd_plugin.utils import save_checkpoint
 
 ROOT = Path(__file__).parents[2]
 MMLogger.get_current_instance().setLevel('WARNING')
@@ -286,7 +287,7 @@ def test_exported_student_is_a_classifier_backbone(teacher_ckpt, tmp_path):
     exported = tool.extract(str(ckpt))
     assert all(k.startswith('backbone.') for k in exported['state_dict'])
     path = tmp_path / 'student.pth'
-    tool.save_atomic(exported, str(path))
+    save_checkpoint(exported, str(path))
     backbone = dict(
         copy.deepcopy(STUDENT),  # 3 heads, as the distilled student
         init_cfg=dict(
