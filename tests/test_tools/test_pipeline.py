@@ -45,3 +45,32 @@ def test_unknown_profile_is_refused(tmp_path):
     assert res.returncode != 0
     assert "unknown profile 'huge'" in res.stderr
     assert 'quick' in res.stderr
+
+
+def test_quick_mim_pipeline_chains_pretraining_into_fine_tuning(tmp_path):
+    """MAE teacher -> MAE / DMAE / TinyMIM students -> fine-tuning: each
+    fine-tune stage starts from its pre-training stage's output."""
+    res = run_tool('tools/pipeline.py',
+                   'configs/pipelines/fashion_mnist_mim.py', '--quick',
+                   '--work-dir', str(tmp_path))
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    out = tmp_path / 'quick'
+    stages = {
+        s['name']: s
+        for s in json.loads((out / 'results.json').read_text())['stages']
+    }
+    for name in ('mae_teacher', 'mae', 'dmae', 'tinymim'):
+        assert stages[name]['accuracy'] is None  # pre-training: no test
+        curve = [loss for _, loss in stages[name]['loss_curve']]
+        assert curve[-1] < curve[0], (name, curve)
+    for name in ('dmae', 'tinymim'):
+        assert stages[name]['output'].endswith('student.pth')
+    for name in ('ft_scratch', 'ft_mae', 'ft_dmae', 'ft_tinymim'):
+        assert 0 <= stages[name]['accuracy'] <= 100
+        log = (out / name / 'pipeline.log').read_text()
+        source = name[3:]
+        if source == 'scratch':
+            assert 'load backbone. in model from' not in log
+        else:
+            assert ('load backbone. in model from: '
+                    f'{stages[source]["output"]}') in log
