@@ -7,19 +7,4 @@ _base_ = [
     '../_base_/schedules/imagenet_mae_amp-coslr-100e.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(
-    type='DMAE',
-    student={{_base_.mae_vit_base}},
-    teacher=dict(
-        type='FrozenTeacher',
-        model={{_base_.mae_vit_large_backbone}},
-        # MMPretrain's MAE ViT-L/16, 1600 epochs (see README.md); override
-        # with --cfg-options model.teacher.checkpoint=PATH
-        checkpoint='checkpoints/mae_vit-large-p16_8xb512-fp16-coslr-1600e_'
-        'in1k_20220825-cc7e98c9.pth',
-        prefix='backbone.'),
-    align=[(8, 17)],
-    mask_ratio=0.98,
-    distill_loss=dict(type='NormalizedFeatureLoss', kind='l1'),
-    distill_weight=1.0,
-)
+model = dict(mask_ratio=0.98)

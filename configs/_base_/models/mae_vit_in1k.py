@@ -28,3 +28,22 @@ mae_vit_base = dict(
 # DMAE teacher: the encoder of an MAE ViT-L/16 (an MMPretrain MAE
 # checkpoint's `backbone.` weights)
 mae_vit_large_backbone = dict(type='MAEViT', arch='l', patch_size=16)
+
+# DMAE (ViT-L/16 MAE teacher -> ViT-B/16 MAE student); the configs under
+# configs/dmae/ change only the mask ratio
+model = dict(
+    type='DMAE',
+    student=mae_vit_base,
+    teacher=dict(
+        type='FrozenTeacher',
+        model=mae_vit_large_backbone,
+        # MMPretrain's MAE ViT-L/16, 1600 epochs (see configs/dmae/README.md);
+        # override with --cfg-options model.teacher.checkpoint=PATH
+        checkpoint='checkpoints/mae_vit-large-p16_8xb512-fp16-coslr-1600e_'
+        'in1k_20220825-cc7e98c9.pth',
+        prefix='backbone.'),
+    align=[(8, 17)],
+    mask_ratio=0.75,
+    distill_loss=dict(type='NormalizedFeatureLoss', kind='l1'),
+    distill_weight=1.0,
+)
