@@ -51,7 +51,7 @@ FMNIST_KD = ('configs/kd/kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-3e_'
 FMNIST_STUDENT = ('configs/supervised/supervised_vit-96d4l-p7_1xb256-adamw-'
                   '3e_fashion-mnist.py')
 FMNIST_TINYMIM = ('configs/tinymim/tinymim_vit-96d4l-p4_mae-vit-128d6l-p4_'
-                  '1xb256-adamw-5e_fashion-mnist.py')
+                  '1xb256-adamw-2e_fashion-mnist.py')
 FMNIST_DMAE = ('configs/dmae/dmae_vit-96d4l-p4_mae-vit-128d6l-p4_1xb256-'
                'adamw-2e_fashion-mnist.py')
 FMNIST_MAE = 'configs/mae/mae_vit-96d4l-p4_1xb256-adamw-2e_fashion-mnist.py'

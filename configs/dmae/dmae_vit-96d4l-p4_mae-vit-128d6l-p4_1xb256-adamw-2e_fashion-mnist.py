@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/mae_vit_fashion_mnist.py',
     '../_base_/datasets/fashion_mnist_mae.py',
-    '../_base_/schedules/fashion_mnist_mae_adamw.py',
+    '../_base_/schedules/fashion_mnist_mim_adamw.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
@@ -23,4 +23,3 @@ model = dict(
     distill_loss=dict(type='NormalizedFeatureLoss', kind='l1'),
     distill_weight=1.0,
 )
-train_cfg = dict(max_epochs=2)

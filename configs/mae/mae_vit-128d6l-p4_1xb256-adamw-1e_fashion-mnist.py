@@ -3,7 +3,7 @@
 _base_ = [
     '../_base_/models/mae_vit_fashion_mnist.py',
     '../_base_/datasets/fashion_mnist_mae.py',
-    '../_base_/schedules/fashion_mnist_mae_adamw.py',
+    '../_base_/schedules/fashion_mnist_mim_adamw.py',
     '../_base_/default_runtime.py',
 ]
 model = {{_base_.mae_vit_teacher}}

@@ -1,13 +1,19 @@
 # Masked-image-modelling distillation on the real Fashion-MNIST: an MAE
 # teacher (128d-6L, 4x4 patches), then 96d-4L students pre-trained at equal
 # budget (2 epochs) by MAE alone, DMAE and TinyMIM, each fine-tuned with the
-# same labels-and-schedule, beside the same ViT fine-tuned from scratch.
+# same labels-and-schedule (1 epoch), beside the same ViT fine-tuned from
+# scratch; then TinyMIM's sequential chain 96d -> 72d -> 48d, the 48d end
+# fine-tuned beside a 48d from scratch.
 #   python tools/pipeline.py configs/pipelines/fashion_mnist_mim.py [--quick]
 work_dir = 'work_dirs/pipelines/fashion_mnist_mim'
 
-_finetune = 'configs/dmae/vit-96d4l-p4_mim-pre_1xb256-adamw-1e_fashion-mnist.py'  # noqa: E501
+_finetune = 'configs/benchmarks/vit-96d4l-p4_1xb256-adamw-3e_fashion-mnist.py'
+_finetune_48d = 'configs/benchmarks/vit-48d4l-p4_1xb256-adamw-3e_fashion-mnist.py'  # noqa: E501
+_one_epoch = {'train_cfg.max_epochs': 1}
+_scratch = {'model.backbone.init_cfg': None, **_one_epoch}
 _pretrained = 'model.backbone.init_cfg.checkpoint'
 _teacher = {'model.teacher.checkpoint': 'mae_teacher'}
+_chain = 'configs/tinymim/tinymim_vit-{}-p4_1xb256-adamw-2e_fashion-mnist.py'
 stages = [
     dict(
         name='mae_teacher',
@@ -32,8 +38,7 @@ stages = [
         name='tinymim',
         label='student 96d-4L, TinyMIM',
         config='configs/tinymim/'
-        'tinymim_vit-96d4l-p4_mae-vit-128d6l-p4_1xb256-adamw-5e_fashion-mnist.py',  # noqa: E501
-        cfg_options={'train_cfg.max_epochs': 2},  # the same budget
+        'tinymim_vit-96d4l-p4_mae-vit-128d6l-p4_1xb256-adamw-2e_fashion-mnist.py',  # noqa: E501
         inputs=_teacher,
         export=True,
         test=False),
@@ -41,26 +46,54 @@ stages = [
         name='ft_scratch',
         label='96d-4L fine-tuned from scratch',
         config=_finetune,
-        cfg_options={'model.backbone.init_cfg': None}),
+        cfg_options=_scratch),
     dict(
         name='ft_mae',
         label='96d-4L fine-tuned from MAE',
         config=_finetune,
+        cfg_options=_one_epoch,
         inputs={_pretrained: 'mae'}),
     dict(
         name='ft_dmae',
         label='96d-4L fine-tuned from DMAE',
         config=_finetune,
+        cfg_options=_one_epoch,
         inputs={_pretrained: 'dmae'}),
     dict(
         name='ft_tinymim',
         label='96d-4L fine-tuned from TinyMIM',
         config=_finetune,
+        cfg_options=_one_epoch,
         inputs={_pretrained: 'tinymim'}),
+    dict(
+        name='tinymim_72d',
+        label='student 72d-4L, TinyMIM from the 96d one',
+        config=_chain.format('72d4l-p4_tinymim-vit-96d4l'),
+        inputs={'model.teacher.checkpoint': 'tinymim'},
+        export=True,
+        test=False),
+    dict(
+        name='tinymim_48d',
+        label='student 48d-4L, TinyMIM from the 72d one',
+        config=_chain.format('48d4l-p4_tinymim-vit-72d4l'),
+        inputs={'model.teacher.checkpoint': 'tinymim_72d'},
+        export=True,
+        test=False),
+    dict(
+        name='ft48_scratch',
+        label='48d-4L fine-tuned from scratch',
+        config=_finetune_48d,
+        cfg_options=_scratch),
+    dict(
+        name='ft48_chain',
+        label='48d-4L fine-tuned from the TinyMIM chain',
+        config=_finetune_48d,
+        cfg_options=_one_epoch,
+        inputs={_pretrained: 'tinymim_48d'}),
 ]
 
 profiles = dict(
-    # about 50 minutes on an idle 2-core machine
+    # about an hour on an idle 2-core machine
     default=dict(cfg_options={}),
     # a few minutes: 1024 training images in batches of 64, 1 epoch
     quick=dict(

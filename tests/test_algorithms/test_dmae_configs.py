@@ -33,7 +33,7 @@ FM_TEACHER = 'mae/mae_vit-128d6l-p4_1xb256-adamw-1e_fashion-mnist.py'
 FM_MAE = 'mae/mae_vit-96d4l-p4_1xb256-adamw-2e_fashion-mnist.py'
 FM_DMAE = ('dmae/dmae_vit-96d4l-p4_mae-vit-128d6l-p4_1xb256-adamw-2e_'
            'fashion-mnist.py')
-FM_FINETUNE = 'dmae/vit-96d4l-p4_mim-pre_1xb256-adamw-1e_fashion-mnist.py'
+FM_FINETUNE = 'benchmarks/vit-96d4l-p4_1xb256-adamw-3e_fashion-mnist.py'
 # tiny widths at the configs' 224 px, 16 px patches (196 tokens)
 TINY = dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64)
 TINY_TEACHER = dict(

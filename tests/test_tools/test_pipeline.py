@@ -48,8 +48,10 @@ def test_unknown_profile_is_refused(tmp_path):
 
 
 def test_quick_mim_pipeline_chains_pretraining_into_fine_tuning(tmp_path):
-    """MAE teacher -> MAE / DMAE / TinyMIM students -> fine-tuning: each
-    fine-tune stage starts from its pre-training stage's output."""
+    """MAE teacher -> MAE / DMAE / TinyMIM students -> fine-tuning, and the
+    TinyMIM chain 96d -> 72d -> 48d: each stage starts from (or is taught
+    by) the output of the stage it names."""
+    from mmkd_plugin.utils.checkpoint import load_checkpoint_file
     res = run_tool('tools/pipeline.py',
                    'configs/pipelines/fashion_mnist_mim.py', '--quick',
                    '--work-dir', str(tmp_path))
@@ -59,17 +61,31 @@ def test_quick_mim_pipeline_chains_pretraining_into_fine_tuning(tmp_path):
         s['name']: s
         for s in json.loads((out / 'results.json').read_text())['stages']
     }
-    for name in ('mae_teacher', 'mae', 'dmae', 'tinymim'):
+    taught_by = dict(
+        dmae='mae_teacher',
+        tinymim='mae_teacher',
+        tinymim_72d='tinymim',
+        tinymim_48d='tinymim_72d')
+    for name in ('mae_teacher', 'mae', *taught_by):
         assert stages[name]['accuracy'] is None  # pre-training: no test
         curve = [loss for _, loss in stages[name]['loss_curve']]
         assert curve[-1] < curve[0], (name, curve)
-    for name in ('dmae', 'tinymim'):
+    for name, teacher in taught_by.items():
         assert stages[name]['output'].endswith('student.pth')
-    for name in ('ft_scratch', 'ft_mae', 'ft_dmae', 'ft_tinymim'):
+        meta = load_checkpoint_file(stages[name]['checkpoint'])['meta']
+        assert [t['source'] for t in meta['teachers'].values()
+                ] == [stages[teacher]['output']], name
+    fine_tuned_from = dict(
+        ft_scratch=None,
+        ft_mae='mae',
+        ft_dmae='dmae',
+        ft_tinymim='tinymim',
+        ft48_scratch=None,
+        ft48_chain='tinymim_48d')
+    for name, source in fine_tuned_from.items():
         assert 0 <= stages[name]['accuracy'] <= 100
         log = (out / name / 'pipeline.log').read_text()
-        source = name[3:]
-        if source == 'scratch':
+        if source is None:
             assert 'load backbone. in model from' not in log
         else:
             assert ('load backbone. in model from: '

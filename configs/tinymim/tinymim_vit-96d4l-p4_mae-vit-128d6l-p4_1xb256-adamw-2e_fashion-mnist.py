@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/models/mae_vit_fashion_mnist.py',
     '../_base_/models/tinymim_vit_fashion_mnist.py',
     '../_base_/datasets/fashion_mnist_tinymim.py',
-    '../_base_/schedules/fashion_mnist_tinymim_adamw.py',
+    '../_base_/schedules/fashion_mnist_mim_adamw.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(

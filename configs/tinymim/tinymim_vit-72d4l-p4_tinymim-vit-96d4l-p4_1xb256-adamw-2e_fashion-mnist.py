@@ -5,7 +5,7 @@
 _base_ = [
     '../_base_/models/tinymim_vit_fashion_mnist.py',
     '../_base_/datasets/fashion_mnist_tinymim.py',
-    '../_base_/schedules/fashion_mnist_tinymim_adamw.py',
+    '../_base_/schedules/fashion_mnist_mim_adamw.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
@@ -16,7 +16,7 @@ model = dict(
         model={{_base_.tinymim_teacher_96d}},
         # stage 1 exported; override with model.teacher.checkpoint=PATH
         checkpoint='work_dirs/tinymim_vit-96d4l-p4_mae-vit-128d6l-p4_'
-        '1xb256-adamw-5e_fashion-mnist/student.pth',
+        '1xb256-adamw-2e_fashion-mnist/student.pth',
         prefix='backbone.'),
     teacher_block=3,
     last_heads=3,
