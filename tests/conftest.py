@@ -62,3 +62,71 @@ def teacher_ckpt(tmp_path_factory, vit_cfgs):
     path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict(epoch=1)), path)
     return str(path)
+
+
+@pytest.fixture(scope='module')
+def one_thread_mmpretrain():
+    """mmpretrain's default scope and one torch thread (tiny models on a
+    shared CPU), for a module's config-building tests."""
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+
+    import mmkd_plugin  # noqa: F401
+    init_default_scope('mmpretrain')
+    level = MMLogger.get_current_instance().level
+    MMLogger.get_current_instance().setLevel('WARNING')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    MMLogger.get_current_instance().setLevel(level)
+
+
+def photos_batch(cfg: Config, labels: bool = False) -> dict:
+    """A config's train pipeline (after loading) on two real photos
+    (scikit-image's astronaut and coffee), collated as its loader does."""
+    from mmcv.transforms import Compose
+    from mmengine.dataset import default_collate, pseudo_collate
+    from mmpretrain.registry import TRANSFORMS
+    from skimage import data
+    loader = cfg.train_dataloader
+    steps = loader.dataset.pipeline
+    assert steps[0]['type'] == 'LoadImageFromFile'
+    pipeline = Compose([TRANSFORMS.build(t) for t in steps[1:]])
+    samples = []
+    for i, img in enumerate([data.astronaut(), data.coffee()]):
+        img = img[..., ::-1].copy()  # BGR, as LoadImageFromFile gives
+        results = dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape)
+        if labels:
+            results['gt_label'] = i
+        samples.append(pipeline(results))
+    collate = loader.get('collate_fn', {}).get('type', 'pseudo_collate')
+    return dict(
+        default_collate=default_collate,
+        pseudo_collate=pseudo_collate)[collate](
+            samples)
+
+
+def train_one_step(cfg: Config, batch: dict) -> tuple:
+    """Build ``cfg.model`` and its optim wrapper as the runner does, run one
+    ``train_step``: losses finite, some parameter moved.
+
+    Returns:
+        ``(model, losses)``.
+    """
+    import math
+
+    from mmengine.optim import build_optim_wrapper
+    from mmpretrain.registry import MODELS
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    before = [p.detach().clone() for p in model.parameters()]
+    losses = model.train_step(batch, optim_wrapper)
+    assert losses and all(math.isfinite(v.item()) for v in losses.values())
+    assert any(not torch.equal(p, b)
+               for p, b in zip(model.parameters(), before))
+    return model, losses

@@ -4,8 +4,13 @@
         [--batch-size N] [--device cpu|cuda] [--out FILE.json] [--list]
 
 Each arm of a case is built from its config as MMEngine's runner builds it
-and runs ``model.train_step`` (data preprocessor, forward, backward,
-optimiser step) on a synthetic batch. After warm-up the arms' steps are
+(or from one part of its model, e.g. a distiller's student) and runs, on a
+synthetic batch, ``model.train_step`` (data preprocessor, forward,
+backward, optimiser step), or without gradients either ``model(mode='loss')``
+(``forward``: e.g. a full MAE with its decoder) or only the teacher's share
+of a distillation step (``teacher``: the truncated teacher on the tokens the
+algorithm gives it). AMP optim wrappers run in fp32 on CPU. A ratio's
+denominator may be a sum of arms. After warm-up the arms' steps are
 interleaved round-robin, so that machine noise hits every arm alike; ratios
 use median step times. Peak memory comes from an untimed pass afterwards:
 ``torch.cuda.max_memory_allocated`` on CUDA; on CPU the process RSS,
@@ -24,7 +29,7 @@ import statistics
 import sys
 import threading
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 
@@ -34,16 +39,20 @@ MEM_STEPS = 2  # untimed steps per arm in the memory pass
 
 class Arm(NamedTuple):
     label: str
-    config: str  # relative to the repository root
+    config: str  # relative to the repository root, or 'mmpretrain::...'
     overrides: Optional[dict] = None  # for Config.merge_from_dict
     views: int = 1  # > 1: inputs are that many [B, C, H, W] copies
+    mode: str = 'train'  # or 'forward' / 'teacher' (no gradients)
+    part: Optional[str] = None  # build cfg.model[part] instead of cfg.model
 
 
 class Case(NamedTuple):
     arms: List[Arm]
-    ratios: List[Tuple[str, str]]  # (numerator, denominator) labels
+    # (numerator, denominator) labels; a tuple denominator is a sum
+    ratios: List[Tuple[str, Union[str, Tuple[str, ...]]]]
     input_shape: Tuple[int, ...] = (1, 28, 28)  # uint8 [C, H, W]
     num_classes: int = 10
+    batch_size: Optional[int] = None  # None: each config's train batch
 
 
 FMNIST_KD = ('configs/kd/kd_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-3e_'
@@ -54,37 +63,93 @@ FMNIST_TINYMIM = ('configs/tinymim/tinymim_vit-96d4l-p4_mae-vit-128d6l-p4_'
                   '1xb256-adamw-2e_fashion-mnist.py')
 FMNIST_DMAE = ('configs/dmae/dmae_vit-96d4l-p4_mae-vit-128d6l-p4_1xb256-'
                'adamw-2e_fashion-mnist.py')
-FMNIST_MAE = 'configs/mae/mae_vit-96d4l-p4_1xb256-adamw-2e_fashion-mnist.py'
+FMNIST_MAE_TEACHER = ('configs/mae/mae_vit-128d6l-p4_1xb256-adamw-1e_'
+                      'fashion-mnist.py')
+IN1K_DMAE = ('configs/dmae/dmae_vit-base-p16_mae-vit-large-p16_8xb512-amp-'
+             'coslr-100e_in1k.py')
+IN1K_MAE_LARGE = 'mmpretrain::mae/mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k.py'  # noqa: E501
+IN1K_TINYMIM = ('configs/tinymim/tinymim_vit-base-p16_mae-vit-large-p16_'
+                '32xb128-adamw-300e_in1k.py')
+IN1K_VIT_BASE = 'configs/tinymim/benchmarks/vit-base-p16_8xb128-coslr-100e_in1k.py'  # noqa: E501
+IN1K = dict(input_shape=(3, 224, 224), num_classes=1000, batch_size=4)
+NO_TEACHER_CKPT = {'model.teacher.checkpoint': None}
+
+
+def dmae_case(config: str, teacher_mae: str, mask_ratio: float,
+              **shape) -> Case:
+    """DMAE against MAE alone (the same student and mask ratio), its
+    truncated teacher on the visible tokens, and the full teacher MAE
+    (encoder + decoder, what the official code runs)."""
+    dmae = {**NO_TEACHER_CKPT, 'model.mask_ratio': mask_ratio}
+    return Case(
+        arms=[
+            Arm('dmae', config, dmae),
+            Arm('mae',
+                config, {'model.student.backbone.mask_ratio': mask_ratio},
+                part='student'),
+            Arm('teacher', config, dmae, mode='teacher'),
+            Arm('teacher_full',
+                teacher_mae, {'model.backbone.mask_ratio': mask_ratio},
+                mode='forward'),
+        ],
+        ratios=[('dmae', 'mae'), ('dmae', ('mae', 'teacher')),
+                ('teacher_full', 'teacher')],
+        **shape)
+
+
+def tinymim_case(config: str, student: str, **shape) -> Case:
+    """TinyMIM (two views) against the same student trained on labels and
+    its truncated teacher's q/k/v on the clean view."""
+    return Case(
+        arms=[
+            Arm('tinymim', config, NO_TEACHER_CKPT, views=2),
+            Arm('student', student, {'model.backbone.init_cfg': None}),
+            Arm('teacher', config, NO_TEACHER_CKPT, views=2, mode='teacher'),
+        ],
+        ratios=[('tinymim', 'student'), ('tinymim', ('student', 'teacher'))],
+        **shape)
+
+
 CASES: Dict[str, Case] = {
     # Hinton KD (teacher forward + KD loss) against the student alone
     'kd_vs_student':
     Case(
         arms=[
-            Arm('kd', FMNIST_KD, {'model.teacher.checkpoint': None}),
+            Arm('kd', FMNIST_KD, NO_TEACHER_CKPT),
             Arm('student', FMNIST_STUDENT),
         ],
         ratios=[('kd', 'student')]),
-    # TinyMIM (truncated teacher's q/k/v + student up to its last qkv, two
-    # views) against the same student (4x4 patches) trained on labels
+    # Fashion-MNIST shapes: students 96d-4L, teacher 128d-6L, 4x4 patches
     'tinymim_vs_student':
-    Case(
-        arms=[
-            Arm('tinymim',
-                FMNIST_TINYMIM, {'model.teacher.checkpoint': None},
-                views=2),
-            Arm('student', FMNIST_STUDENT, {'model.backbone.patch_size': 4}),
-        ],
-        ratios=[('tinymim', 'student')]),
-    # DMAE (truncated teacher on the visible tokens + projection + feature
-    # loss) against MAE alone, same student and mask ratio (0.75)
+    tinymim_case(
+        FMNIST_TINYMIM,
+        'configs/benchmarks/vit-96d4l-p4_1xb256-adamw-3e_fashion-mnist.py'),
     'dmae_vs_mae':
-    Case(
-        arms=[
-            Arm('dmae', FMNIST_DMAE, {'model.teacher.checkpoint': None}),
-            Arm('mae', FMNIST_MAE),
-        ],
-        ratios=[('dmae', 'mae')]),
+    dmae_case(FMNIST_DMAE, FMNIST_MAE_TEACHER, 0.75),
+    # the papers' shapes: ViT-B students, ViT-L teachers, 224 px, batch 4
+    'tinymim_vs_student_in1k':
+    tinymim_case(IN1K_TINYMIM, IN1K_VIT_BASE, **IN1K),
+    **{
+        f'dmae_vs_mae_in1k_mask{round(r * 100)}':
+        dmae_case(IN1K_DMAE, IN1K_MAE_LARGE, r, **IN1K)
+        for r in (0.75, 0.95, 0.98)
+    },
 }
+
+
+def teacher_share(model: torch.nn.Module, inputs) -> None:
+    """The teacher's part of a distillation step, as the algorithm runs
+    it: DMAE's truncated teacher on one random mask's visible tokens,
+    TinyMIM's truncated teacher's q/k/v on the clean view."""
+    from mmkd_plugin.algorithms import DMAE, TinyMIM
+    if isinstance(model, DMAE):
+        keep = model.random_mask(inputs.shape[0], inputs.device)[0]
+        model.teacher.block_outputs(inputs, model.teacher_blocks, keep=keep)
+    elif isinstance(model, TinyMIM):
+        clean, _ = model.split_views(inputs)
+        model.teacher.qkv(clean, model.teacher_block)
+    else:
+        raise TypeError(f'no teacher share for {type(model).__name__}')
 
 
 def log(msg: str) -> None:
@@ -111,28 +176,42 @@ def summarise(times: List[float], batch_size: int) -> dict:
         times_s=times)
 
 
+def load_config(path: str):
+    """A config of this repository, or of an installed package
+    (``mmpretrain::mae/...``)."""
+    from mmengine.config import Config
+    from mmengine.hub import get_config
+    if '::' in path:
+        return get_config(path)
+    return Config.fromfile(osp.join(ROOT, path))
+
+
 def build_arm(arm: Arm, case: Case, batch_size: Optional[int],
               device: str) -> Tuple[Callable[[], None], dict]:
-    """Model, optim wrapper and synthetic batch -> (train step, info)."""
-    from mmengine.config import Config
+    """Model, optim wrapper and synthetic batch -> (step, info)."""
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
-    cfg = Config.fromfile(osp.join(ROOT, arm.config))
+    cfg = load_config(arm.config)
     cfg.merge_from_dict(arm.overrides or {})
-    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    model_cfg = cfg.model[arm.part] if arm.part else cfg.model
+    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(model_cfg)
     model.init_weights()
     model = model.to(device).train()
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    batch = batch_size or cfg.train_dataloader.batch_size
+    batch = batch_size or case.batch_size or cfg.train_dataloader.batch_size
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(
         0, 256, (batch, *case.input_shape), generator=gen, dtype=torch.uint8)
     labels = torch.randint(0, case.num_classes, (batch, ), generator=gen)
-    # [C, H, W] each, as the dataloader gives; several views: default_collate
-    inputs = list(images) if arm.views == 1 else [images] * arm.views
+    # as the config's collate_fn gives them: pseudo_collate (MMPretrain's
+    # default) a list of [C, H, W]; default_collate [B, C, H, W] per view
+    collate = cfg.train_dataloader.get('collate_fn', {}).get('type')
+    if arm.views > 1:
+        inputs = [images] * arm.views
+    else:
+        inputs = images if collate == 'default_collate' else list(images)
     data = dict(
         inputs=inputs,
         data_samples=[DataSample().set_gt_label(int(y)) for y in labels])
@@ -140,9 +219,28 @@ def build_arm(arm: Arm, case: Case, batch_size: Optional[int],
     info = dict(
         config=arm.config,
         overrides=arm.overrides or {},
+        mode=arm.mode,
         batch_size=batch,
         trainable_params=params)
-    return lambda: model.train_step(data, optim_wrapper), info
+    if arm.mode == 'train':
+        wrapper = dict(cfg.optim_wrapper)
+        if device == 'cpu' and wrapper.get('type') == 'AmpOptimWrapper':
+            wrapper.update(type='OptimWrapper')  # fp32: no CPU AMP here
+            wrapper.pop('loss_scale', None)
+        optim_wrapper = build_optim_wrapper(model, wrapper)
+        return lambda: model.train_step(data, optim_wrapper), info
+    if arm.mode not in ('forward', 'teacher'):
+        raise ValueError(f'arm {arm.label}: unknown mode {arm.mode!r}')
+
+    @torch.no_grad()
+    def step() -> None:
+        batch = model.data_preprocessor(data, True)
+        if arm.mode == 'forward':
+            model(**batch, mode='loss')
+        else:
+            teacher_share(model, batch['inputs'])
+
+    return step, info
 
 
 def timer(step: Callable[[], None], device: str) -> Callable[[], float]:
@@ -222,10 +320,12 @@ def run_case(name: str, case: Case, args: argparse.Namespace) -> dict:
             **info)
         for label, (step, info) in built.items()
     }
-    ratios = {
-        f'{a}/{b}': arms[a]['median_s'] / arms[b]['median_s']
-        for a, b in case.ratios
-    }
+    ratios = {}
+    for num, den in case.ratios:
+        den = (den, ) if isinstance(den, str) else den
+        ratios[f'{num}/({"+".join(den)})' if len(den) >
+               1 else f'{num}/{den[0]}'] = arms[num]['median_s'] / sum(
+                   arms[d]['median_s'] for d in den)
     memory = ('peak torch.cuda.max_memory_allocated growth in a step'
               if args.device == 'cuda' else
               "peak RSS growth during the arm's steps (sampled every ~1 ms,"

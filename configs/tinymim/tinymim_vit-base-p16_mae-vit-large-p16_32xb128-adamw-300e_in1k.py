@@ -8,19 +8,13 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    type='TinyMIM',
     student={{_base_.tinymim_vit_base}},
     teacher=dict(
-        type='FrozenTeacher',
         model={{_base_.tinymim_mae_vit_large}},
-        # the official MAE release, converted on load; override with
-        # --cfg-options model.teacher.checkpoint=PATH
-        checkpoint='checkpoints/mae_pretrain_vit_large.pth',
-        layout='auto'),
+        # the official MAE release, converted on load
+        checkpoint='checkpoints/mae_pretrain_vit_large.pth'),
     teacher_block=17,
     last_heads=16,
-    target='relation',
-    relation_loss=dict(type='RelationKDLoss', qk_weight=1.0, vv_weight=1.0),
 )
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))
 randomness = dict(seed=0, diff_rank_seed=True)

@@ -8,17 +8,6 @@ _base_ = [
     '../_base_/schedules/imagenet_tinymim_adamw_300e.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(
-    type='TinyMIM',
-    student={{_base_.tinymim_vit_small}},
-    teacher=dict(
-        type='FrozenTeacher',
-        model={{_base_.tinymim_mae_vit_base}},
-        checkpoint='checkpoints/mae_pretrain_vit_base.pth',
-        layout='auto'),
-    teacher_block=11,
-    last_heads=12,
-    target='relation',
-)
+model = dict(student={{_base_.tinymim_vit_small}})
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))
 randomness = dict(seed=0, diff_rank_seed=True)

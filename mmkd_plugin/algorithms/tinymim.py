@@ -105,7 +105,7 @@ class TinyMIM(BaseDistiller):
                 param.requires_grad_(False)
 
     @staticmethod
-    def _views(inputs: Inputs) -> Tuple[torch.Tensor, torch.Tensor]:
+    def split_views(inputs: Inputs) -> Tuple[torch.Tensor, torch.Tensor]:
         """-> (teacher's clean view, student's jittered view)."""
         if isinstance(inputs, torch.Tensor):
             return inputs, inputs
@@ -140,7 +140,7 @@ class TinyMIM(BaseDistiller):
         inputs: Inputs,
         data_samples: Optional[List[DataSample]] = None
     ) -> Dict[str, torch.Tensor]:
-        clean, jittered = self._views(inputs)
+        clean, jittered = self.split_views(inputs)
         if self.target == 'relation':
             target = self.teacher.qkv(clean, self.teacher_block)  # no grad
             loss = self.relation_loss(self.student_qkv(jittered), target)
@@ -155,6 +155,6 @@ class TinyMIM(BaseDistiller):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'tensor':
-            return self.student(self._views(inputs)[0])
+            return self.student(self.split_views(inputs)[0])
         raise RuntimeError(f'TinyMIM pre-trains a backbone, it has no '
                            f'{mode!r} mode: fine-tune the exported student')

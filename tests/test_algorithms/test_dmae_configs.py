@@ -4,19 +4,14 @@ real photos (ImageNet is not here); the Fashion-MNIST chain (MAE teacher ->
 DMAE -> exported student -> fine-tuning) fits key for key."""
 import copy
 import importlib.util
-import math
 from pathlib import Path
 
 import pytest
 import torch
-from mmcv.transforms import Compose
+from conftest import photos_batch, train_one_step
 from mmengine.config import Config
-from mmengine.dataset import default_collate, pseudo_collate
-from mmengine.logging import MMLogger
-from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
 from mmpretrain.models import MAEViT
-from mmpretrain.registry import MODELS, TRANSFORMS
+from mmpretrain.registry import MODELS
 
 import mmkd_plugin  # noqa: F401
 from mmkd_plugin.utils import save_checkpoint
@@ -38,16 +33,7 @@ FM_FINETUNE = 'benchmarks/vit-96d4l-p4_1xb256-adamw-3e_fashion-mnist.py'
 TINY = dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64)
 TINY_TEACHER = dict(
     embed_dims=48, num_layers=4, num_heads=2, feedforward_channels=96)
-MMLogger.get_current_instance().setLevel('WARNING')
-
-
-@pytest.fixture(autouse=True, scope='module')
-def scope():
-    init_default_scope('mmpretrain')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models; the CPU is shared
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread_mmpretrain')
 
 
 def _cfg(name):
@@ -60,45 +46,7 @@ def test_every_config_is_covered():
         for d in ('dmae', 'mae')
         for p in (ROOT / 'configs' / d).glob('*.py')
     }
-    assert found == set(PRETRAIN) | {
-        FINETUNE, FM_TEACHER, FM_MAE, FM_DMAE, FM_FINETUNE
-    }
-
-
-def _photos_batch(cfg, labels=False):
-    """The config's train pipeline (after loading) on two real photos."""
-    from skimage import data
-    loader = cfg.train_dataloader
-    steps = loader.dataset.pipeline
-    assert steps[0]['type'] == 'LoadImageFromFile'
-    pipeline = Compose([TRANSFORMS.build(t) for t in steps[1:]])
-    samples = []
-    for i, img in enumerate([data.astronaut(), data.coffee()]):
-        img = img[..., ::-1].copy()  # BGR, as LoadImageFromFile gives
-        results = dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape)
-        if labels:
-            results['gt_label'] = i
-        samples.append(pipeline(results))
-    collate = loader.get('collate_fn', {}).get('type', 'pseudo_collate')
-    return dict(
-        default_collate=default_collate,
-        pseudo_collate=pseudo_collate)[collate](
-            samples)
-
-
-def _train_step(cfg, batch):
-    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.train()
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    before = [p.detach().clone() for p in model.parameters()]
-    losses = model.train_step(batch, optim_wrapper)
-    assert losses and all(math.isfinite(v.item()) for v in losses.values())
-    assert any(not torch.equal(p, b)
-               for p, b in zip(model.parameters(), before))
-    return model, losses
+    assert found == set(PRETRAIN) | {FINETUNE, FM_TEACHER, FM_MAE, FM_DMAE}
 
 
 def _mae_checkpoint(model_cfg, path, seed=0):
@@ -161,9 +109,9 @@ def test_pretrain_config(name, tmp_path):
             head=student.head), model.teacher.checkpoint)
     cfg.optim_wrapper.type = 'OptimWrapper'  # AMP needs a GPU
     cfg.optim_wrapper.pop('loss_scale')
-    batch = _photos_batch(cfg)
+    batch = photos_batch(cfg)
     assert batch['inputs'].shape == (2, 3, 224, 224)
-    built, losses = _train_step(cfg, batch)
+    built, losses = train_one_step(cfg, batch)
     assert set(losses) == {'loss', 'loss_rec', 'loss_distill'}
     assert len(built.teacher.vit.layers) == 3  # truncated after block 2
     assert built.teacher.record['source'] == model.teacher.checkpoint
@@ -236,7 +184,7 @@ def test_finetune_config(tmp_path):
     backbone.init_cfg.checkpoint = path
     cfg.model.head.in_channels = TINY['embed_dims']
     _check_backbone_loaded(cfg, student)
-    _train_step(cfg, _photos_batch(cfg, labels=True))
+    train_one_step(cfg, photos_batch(cfg, labels=True))
 
 
 def test_fashion_mnist_budgets_match():

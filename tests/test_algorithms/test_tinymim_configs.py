@@ -3,20 +3,14 @@ architectures, run one training step through their own pipeline (on
 synthetic images: ImageNet is not here); the Fashion-MNIST ones run one
 step on real images."""
 import glob
-import math
 import os.path as osp
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from mmcv.transforms import Compose
+from conftest import photos_batch, train_one_step
 from mmengine.config import Config
-from mmengine.dataset import default_collate, pseudo_collate
-from mmengine.logging import MMLogger
-from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS, TRANSFORMS
 
 import mmkd_plugin  # noqa: F401
 
@@ -32,25 +26,16 @@ PRETRAIN = {
     dict(teacher_block=11, last_heads=12, student='deit-tiny', teacher='base'),
 }
 FINETUNE = 'benchmarks/vit-base-p16_8xb128-coslr-100e_in1k.py'
+# the chain's pre-training (its fine-tuning is in configs/benchmarks/);
+# tests/test_configs.py also runs every Fashion-MNIST config
 FASHION = sorted(
     osp.relpath(p, CONFIGS)
-    for p in glob.glob(str(CONFIGS / '**/*fashion-mnist.py'), recursive=True))
-# pre-training ones; tests/test_configs.py runs every Fashion-MNIST config
-FASHION_TINYMIM = [p for p in FASHION if p.startswith('tinymim_')]
+    for p in glob.glob(str(CONFIGS / '*fashion-mnist.py')))
 # 224 px in 56-px patches: a 4 x 4 grid; tiny widths
 TINY = dict(embed_dims=24, num_layers=2, num_heads=3, feedforward_channels=48)
 TINY_TEACHER = dict(
     embed_dims=32, num_layers=3, num_heads=4, feedforward_channels=64)
-MMLogger.get_current_instance().setLevel('WARNING')
-
-
-@pytest.fixture(autouse=True, scope='module')
-def scope():
-    init_default_scope('mmpretrain')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models; the CPU is shared
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread_mmpretrain')
 
 
 def test_every_config_is_covered():
@@ -59,43 +44,7 @@ def test_every_config_is_covered():
         for p in glob.glob(str(CONFIGS / '**/*.py'), recursive=True)
     }
     assert found == set(PRETRAIN) | {FINETUNE} | set(FASHION)
-    assert len(FASHION) == 6 and len(FASHION_TINYMIM) == 3
-
-
-def _batch(cfg, labels=False, n=2):
-    """The config's train pipeline (after loading) on synthetic images."""
-    loader = cfg.train_dataloader
-    steps = loader.dataset.pipeline
-    assert steps[0]['type'] == 'LoadImageFromFile'
-    pipeline = Compose([TRANSFORMS.build(t) for t in steps[1:]])
-    rng = np.random.RandomState(0)
-    samples = []
-    for i in range(n):
-        img = rng.randint(0, 256, (60 + 8 * i, 72, 3)).astype(np.uint8)
-        results = dict(img=img, img_shape=img.shape[:2])
-        if labels:
-            results['gt_label'] = i
-        samples.append(pipeline(results))
-    collate = loader.get('collate_fn', {}).get('type', 'pseudo_collate')
-    return dict(
-        default_collate=default_collate,
-        pseudo_collate=pseudo_collate)[collate](
-            samples)
-
-
-def _train_step(cfg, batch):
-    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.train()
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    before = [p.detach().clone() for p in model.parameters()]
-    losses = model.train_step(batch, optim_wrapper)
-    assert losses and all(math.isfinite(v.item()) for v in losses.values())
-    assert any(not torch.equal(p, b)
-               for p, b in zip(model.parameters(), before))
-    return model
+    assert len(FASHION) == 3
 
 
 @pytest.mark.parametrize('name', sorted(PRETRAIN))
@@ -131,10 +80,10 @@ def test_pretrain_config(name):
     model.update(teacher_block=1, last_heads=4)
     cfg.optim_wrapper.type = 'OptimWrapper'  # AMP needs a GPU
     cfg.optim_wrapper.pop('loss_scale')
-    batch = _batch(cfg)
+    batch = photos_batch(cfg)
     assert len(batch['inputs']) == 2  # [clean, jittered]
     assert batch['inputs'][0].shape == (2, 3, 224, 224)
-    built = _train_step(cfg, batch)
+    built, _ = train_one_step(cfg, batch)
     assert len(built.teacher.vit.layers) == 2  # truncated after block 1
 
 
@@ -151,13 +100,13 @@ def test_finetune_config():
     assert 'mmkd_plugin' in cfg.custom_imports.imports
     backbone.update(arch=TINY, patch_size=56, init_cfg=None)
     cfg.model.head.in_channels = TINY['embed_dims']
-    _train_step(cfg, _batch(cfg, labels=True))
+    train_one_step(cfg, photos_batch(cfg, labels=True))
 
 
 @pytest.mark.skipif(
     not osp.isdir(ROOT / 'data' / 'fashion_mnist'),
     reason='needs Fashion-MNIST (tools/prepare_data.py)')
-@pytest.mark.parametrize('name', FASHION_TINYMIM)
+@pytest.mark.parametrize('name', FASHION)
 def test_fashion_mnist_two_views_of_real_images(name):
     from mmengine.runner import Runner
     cfg = Config.fromfile(str(CONFIGS / name))
@@ -170,4 +119,4 @@ def test_fashion_mnist_two_views_of_real_images(name):
     batch = next(iter(Runner.build_dataloader(loader)))
     assert [tuple(v.shape) for v in batch['inputs']] == [(4, 1, 28, 28)] * 2
     assert not torch.equal(*batch['inputs'])  # the student's is jittered
-    _train_step(cfg, batch)
+    train_one_step(cfg, batch)

@@ -124,3 +124,31 @@ def test_peak_memory_sees_a_transient_allocation():
     peak = tool.peak_memory_mib(step, 'cpu')
     assert 56 < peak < 128
     assert 0 <= tool.peak_memory_mib(lambda: None, 'cpu') < 8
+
+
+def test_dmae_case_times_teacher_paths_and_sums():
+    """No-gradient arms (the truncated teacher's share, a full MAE forward)
+    and a ratio over a sum of arms."""
+    proc = run_tool('dmae_vs_mae', '--warmup', '0', '--steps', '1',
+                    '--batch-size', '4')
+    assert proc.returncode == 0, proc.stderr
+    case = json.loads(proc.stdout)['dmae_vs_mae']
+    arms = case['arms']
+    assert {
+        a: arms[a]['mode']
+        for a in arms
+    } == dict(
+        dmae='train', mae='train', teacher='teacher', teacher_full='forward')
+    # the MAE arm is the DMAE config's own student: the trainable weights
+    # differ exactly by DMAE's projection (96 -> 128, with bias)
+    assert arms['dmae']['trainable_params'] - \
+        arms['mae']['trainable_params'] == 96 * 128 + 128
+    median = {a: arms[a]['median_s'] for a in arms}
+    assert case['ratios'] == pytest.approx({
+        'dmae/mae':
+        median['dmae'] / median['mae'],
+        'dmae/(mae+teacher)':
+        median['dmae'] / (median['mae'] + median['teacher']),
+        'teacher_full/teacher':
+        median['teacher_full'] / median['teacher'],
+    })

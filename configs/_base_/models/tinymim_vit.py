@@ -29,3 +29,22 @@ tinymim_mae_vit_base = _mae_vit('base')
 tinymim_vit_base = _student('base')
 tinymim_vit_small = _student('deit-small')
 tinymim_vit_tiny = _student('deit-tiny')
+
+# TinyMIM-T (the configs under configs/tinymim/ change the student, and for
+# TinyMIM-B the teacher): a ViT-T learns the relations of the last block of
+# a frozen MAE ViT-B (the official release, converted on load); the
+# student's last block is split into the teacher's 12 heads.
+model = dict(
+    type='TinyMIM',
+    student=tinymim_vit_tiny,
+    teacher=dict(
+        type='FrozenTeacher',
+        model=tinymim_mae_vit_base,
+        # override with --cfg-options model.teacher.checkpoint=PATH
+        checkpoint='checkpoints/mae_pretrain_vit_base.pth',
+        layout='auto'),
+    teacher_block=11,
+    last_heads=12,
+    target='relation',
+    relation_loss=dict(type='RelationKDLoss', qk_weight=1.0, vv_weight=1.0),
+)
