@@ -11,7 +11,7 @@ register_safe_globals()
 # registration happens on import; allowlisting must come first
 # isort: off
 from . import algorithms, datasets, engine, losses, models  # noqa: E402,F401
-from . import teachers, utils  # noqa: E402,F401
+from . import evaluation, heads, teachers, utils  # noqa: E402,F401
 # isort: on
 from .version import __version__  # noqa: E402
 

@@ -108,8 +108,9 @@ def photos_batch(cfg: Config, labels: bool = False) -> dict:
 
 
 def train_one_step(cfg: Config, batch: dict) -> tuple:
-    """Build ``cfg.model`` and its optim wrapper as the runner does, run one
-    ``train_step``: losses finite, some parameter moved.
+    """Build ``cfg.model`` and its optim wrapper as the runner does (AMP
+    wrappers in fp32: no GPU here), run one ``train_step``: losses finite,
+    some parameter moved.
 
     Returns:
         ``(model, losses)``.
@@ -123,7 +124,11 @@ def train_one_step(cfg: Config, batch: dict) -> tuple:
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    wrapper = dict(cfg.optim_wrapper)
+    if wrapper.get('type') == 'AmpOptimWrapper':  # AMP needs a GPU
+        wrapper.update(type='OptimWrapper')
+        wrapper.pop('loss_scale', None)
+    optim_wrapper = build_optim_wrapper(model, wrapper)
     before = [p.detach().clone() for p in model.parameters()]
     losses = model.train_step(batch, optim_wrapper)
     assert losses and all(math.isfinite(v.item()) for v in losses.values())

@@ -134,6 +134,52 @@ CASES: Dict[str, Case] = {
         dmae_case(IN1K_DMAE, IN1K_MAE_LARGE, r, **IN1K)
         for r in (0.75, 0.95, 0.98)
     },
+    # ReMem teacher fine-tuning, 128d-6L: SAM's two passes against one
+    # (target <= 2.1), and MLP reweighting's cost on top of SAM
+    'sam_vs_plain':
+    Case(
+        arms=[
+            Arm(
+                'sam', 'configs/remem/ft-sam_vit-128d6l-p7_1xb256-adamw-2e_'
+                'fashion-mnist-lt100.py'),
+            Arm(
+                'plain', 'configs/remem/ft_vit-128d6l-p7_1xb256-adamw-2e_'
+                'fashion-mnist-lt100.py'),
+            Arm(
+                'sam_rw', 'configs/remem/ft-sam-mlp0.5_vit-128d6l-p7_1xb256-'
+                'adamw-2e_fashion-mnist-lt100.py'),
+        ],
+        ratios=[('sam', 'plain'), ('sam_rw', 'sam')]),
+    # DMT with K = 1, 2, 3 frozen 128d-6L teachers (MAE; + supervised, 7x7
+    # patches resized; + MoCo v3), TFD + SFD, against the 96d-4L p4 student
+    # alone: each teacher should add its truncated forward and nothing more
+    'dmt_vs_student':
+    Case(
+        arms=[
+            Arm(
+                'dmt_k1', 'configs/dmt/dmt_vit-96d4l-p4_mae-128d6l_1xb256-'
+                'adamw-2e_fashion-mnist.py',
+                {'model.teachers.mae.checkpoint': None}),
+            Arm(
+                'dmt_k2', 'configs/dmt/dmt_vit-96d4l-p4_mae-sup-128d6l_'
+                '1xb256-adamw-2e_fashion-mnist.py', {
+                    'model.teachers.mae.checkpoint': None,
+                    'model.teachers.sup.checkpoint': None
+                }),
+            Arm(
+                'dmt_k3', 'configs/dmt/dmt_vit-96d4l-p4_mae-moco-sup-128d6l_'
+                '1xb256-adamw-2e_fashion-mnist.py', {
+                    'model.teachers.mae.checkpoint': None,
+                    'model.teachers.moco.checkpoint': None,
+                    'model.teachers.sup.checkpoint': None
+                }),
+            Arm(
+                'student', 'configs/benchmarks/vit-96d4l-p4_1xb256-adamw-3e_'
+                'fashion-mnist.py', {'model.backbone.init_cfg': None}),
+        ],
+        ratios=[('dmt_k1', 'student'), ('dmt_k2', 'student'),
+                ('dmt_k3', 'student'), ('dmt_k2', 'dmt_k1'),
+                ('dmt_k3', 'dmt_k2')]),
 }
 
 

@@ -1,3 +1,4 @@
+from .long_tail import LongTailDataset, long_tail_indices
 from .transforms import TwoViewColorJitter
 
-__all__ = ['TwoViewColorJitter']
+__all__ = ['LongTailDataset', 'TwoViewColorJitter', 'long_tail_indices']

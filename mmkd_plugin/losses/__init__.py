@@ -1,5 +1,10 @@
 from .feature_loss import NormalizedFeatureLoss
 from .kd_loss import KDLoss
+from .mi_loss import MILoss
 from .relation_loss import RelationKDLoss
+from .smooth_l1_loss import SmoothL1FeatureLoss
 
-__all__ = ['KDLoss', 'NormalizedFeatureLoss', 'RelationKDLoss']
+__all__ = [
+    'KDLoss', 'MILoss', 'NormalizedFeatureLoss', 'RelationKDLoss',
+    'SmoothL1FeatureLoss'
+]

@@ -1,0 +1,18 @@
+# DMT with learned fusion: softmax weights over the three teachers, trained
+# with the student, one set for TFD and one for SFD; the training log shows
+# them per teacher (tfd_weight_mae, sfd_weight_sup, ...).
+_base_ = [
+    '../_base_/models/dmt_vit_fashion_mnist.py',
+    '../_base_/datasets/fashion_mnist_mae.py',
+    '../_base_/schedules/fashion_mnist_mim_adamw.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    type='DMT',
+    student={{_base_.dmt_student}},
+    teachers=dict(
+        mae={{_base_.dmt_teacher_mae}},
+        moco={{_base_.dmt_teacher_moco}},
+        sup={{_base_.dmt_teacher_sup}}),
+    tfd=dict(type='TokenFusionHead', fusion='learned'),
+    sfd=dict(type='SpatialFusionHead', fusion='learned'))

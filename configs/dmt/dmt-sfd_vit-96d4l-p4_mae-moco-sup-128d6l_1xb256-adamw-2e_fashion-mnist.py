@@ -1,0 +1,18 @@
+# DMT, spatial feature fusion distillation only: the student's patch tokens
+# regress the uniform mean of the three teachers' LayerNorm'ed patch tokens
+# (the supervised teacher's 4x4 grid resized to 7x7).
+_base_ = [
+    '../_base_/models/dmt_vit_fashion_mnist.py',
+    '../_base_/datasets/fashion_mnist_mae.py',
+    '../_base_/schedules/fashion_mnist_mim_adamw.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    type='DMT',
+    student={{_base_.dmt_student}},
+    teachers=dict(
+        mae={{_base_.dmt_teacher_mae}},
+        moco={{_base_.dmt_teacher_moco}},
+        sup={{_base_.dmt_teacher_sup}}),
+    tfd=None,
+    sfd={{_base_.dmt_sfd}})

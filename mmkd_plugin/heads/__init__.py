@@ -1,0 +1,3 @@
+from .fusion_head import SpatialFusionHead, TokenFusionHead
+
+__all__ = ['SpatialFusionHead', 'TokenFusionHead']
