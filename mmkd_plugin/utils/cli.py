@@ -42,8 +42,11 @@ def load_cfg(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    if args.amp:  # SAM keeps its two passes: its own AMP variant
+        sam = cfg.optim_wrapper.get('type') in ('SAMOptimWrapper',
+                                                'AmpSAMOptimWrapper')
+        cfg.optim_wrapper.type = 'AmpSAMOptimWrapper' if sam \
+            else 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.launcher != 'none':
         _cpu_distributed(cfg, args.launcher)

@@ -274,3 +274,26 @@ def test_bad_input_is_refused_at_build(kwargs, match):
     cfg = dict(type='SAMOptimWrapper', optimizer=dict(type='SGD', lr=0.1))
     with pytest.raises(ValueError, match=match):
         build_optim_wrapper(nn.Linear(2, 2), dict(cfg, **kwargs))
+
+
+@pytest.mark.parametrize('config, wrapper', [
+    ('remem/ft-sam_vit-128d6l-p7_1xb256-adamw-2e_fashion-mnist-lt100.py',
+     'AmpSAMOptimWrapper'),
+    ('remem/ft_vit-128d6l-p7_1xb256-adamw-2e_fashion-mnist-lt100.py',
+     'AmpOptimWrapper'),
+])
+def test_amp_flag_keeps_sam(config, wrapper):
+    """``tools/train.py --amp`` turns SAM into its AMP variant, not into
+    MMEngine's one-pass AmpOptimWrapper."""
+    import argparse
+    import os.path as osp
+
+    from conftest import ROOT
+
+    from mmkd_plugin.utils.cli import add_common_args, load_cfg
+    parser = argparse.ArgumentParser()
+    add_common_args(parser)
+    args = parser.parse_args([osp.join(ROOT, 'configs', config), '--amp'])
+    cfg = load_cfg(args)
+    assert cfg.optim_wrapper.type == wrapper
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
