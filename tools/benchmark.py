@@ -73,6 +73,9 @@ IN1K_TINYMIM = ('configs/tinymim/tinymim_vit-base-p16_mae-vit-large-p16_'
 IN1K_VIT_BASE = 'configs/tinymim/benchmarks/vit-base-p16_8xb128-coslr-100e_in1k.py'  # noqa: E501
 IN1K = dict(input_shape=(3, 224, 224), num_classes=1000, batch_size=4)
 NO_TEACHER_CKPT = {'model.teacher.checkpoint': None}
+DMT_FMNIST = 'configs/dmt/dmt_vit-96d4l-p4_{}-128d6l_1xb256-adamw-2e_fashion-mnist.py'  # noqa: E501
+DMT_TEACHERS = [('mae', ['mae']), ('mae-sup', ['mae', 'sup']),
+                ('mae-moco-sup', ['mae', 'moco', 'sup'])]
 
 
 def dmae_case(config: str, teacher_mae: str, mask_ratio: float,
@@ -153,42 +156,39 @@ CASES: Dict[str, Case] = {
     # DMT with K = 1, 2, 3 frozen 128d-6L teachers (MAE; + supervised, 7x7
     # patches resized; + MoCo v3), TFD + SFD, against the 96d-4L p4 student
     # alone: each teacher should add its truncated forward and nothing more
+    # DMT with K = 1, 2, 3 frozen 128d-6L teachers against the student
+    # alone and against the student plus the K truncated teachers' forward
     'dmt_vs_student':
     Case(
         arms=[
-            Arm(
-                'dmt_k1', 'configs/dmt/dmt_vit-96d4l-p4_mae-128d6l_1xb256-'
-                'adamw-2e_fashion-mnist.py',
-                {'model.teachers.mae.checkpoint': None}),
-            Arm(
-                'dmt_k2', 'configs/dmt/dmt_vit-96d4l-p4_mae-sup-128d6l_'
-                '1xb256-adamw-2e_fashion-mnist.py', {
-                    'model.teachers.mae.checkpoint': None,
-                    'model.teachers.sup.checkpoint': None
-                }),
-            Arm(
-                'dmt_k3', 'configs/dmt/dmt_vit-96d4l-p4_mae-moco-sup-128d6l_'
-                '1xb256-adamw-2e_fashion-mnist.py', {
-                    'model.teachers.mae.checkpoint': None,
-                    'model.teachers.moco.checkpoint': None,
-                    'model.teachers.sup.checkpoint': None
-                }),
+            *[
+                Arm(f'{arm}_k{len(names)}',
+                    DMT_FMNIST.format(tag),
+                    {f'model.teachers.{n}.checkpoint': None
+                     for n in names},
+                    mode=mode) for tag, names in DMT_TEACHERS
+                for arm, mode in (('dmt', 'train'), ('teachers', 'teacher'))
+            ],
             Arm(
                 'student', 'configs/benchmarks/vit-96d4l-p4_1xb256-adamw-3e_'
                 'fashion-mnist.py', {'model.backbone.init_cfg': None}),
         ],
-        ratios=[('dmt_k1', 'student'), ('dmt_k2', 'student'),
-                ('dmt_k3', 'student'), ('dmt_k2', 'dmt_k1'),
-                ('dmt_k3', 'dmt_k2')]),
+        ratios=[
+            *[(f'dmt_k{k}', 'student') for k in (1, 2, 3)],
+            *[(f'dmt_k{k}', ('student', f'teachers_k{k}')) for k in (1, 2, 3)],
+        ]),
 }
 
 
 def teacher_share(model: torch.nn.Module, inputs) -> None:
     """The teacher's part of a distillation step, as the algorithm runs
     it: DMAE's truncated teacher on one random mask's visible tokens,
-    TinyMIM's truncated teacher's q/k/v on the clean view."""
-    from mmkd_plugin.algorithms import DMAE, TinyMIM
-    if isinstance(model, DMAE):
+    TinyMIM's truncated teacher's q/k/v on the clean view, DMT's truncated
+    teachers on the image."""
+    from mmkd_plugin.algorithms import DMAE, DMT, TinyMIM
+    if isinstance(model, DMT):
+        model.multi(inputs)
+    elif isinstance(model, DMAE):
         keep = model.random_mask(inputs.shape[0], inputs.device)[0]
         model.teacher.block_outputs(inputs, model.teacher_blocks, keep=keep)
     elif isinstance(model, TinyMIM):
