@@ -20,7 +20,8 @@ TORCHVISION=0.29.1
 MMCV=2.1.0
 STACK=(mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 mmsegmentation==1.2.2
        'setuptools<82' opencv-python 'pycocotools>=2.0.8' matplotlib
-       scikit-learn scikit-image pytest flake8 isort yapf)
+       scikit-learn scikit-image pytest flake8 isort yapf
+       ftfy regex)  # mmseg.models imports its CLIP tokenizer's deps
 
 say() { printf '[install] %s\n' "$*"; }
 
@@ -77,7 +78,7 @@ fi
 # 3. the rest of the stack (resolved against the torch/mmcv above).
 if ! has mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 \
         mmsegmentation==1.2.2 \
-   || ! "$VPY" -c 'import cv2, pycocotools, sklearn, skimage, matplotlib, pytest, flake8, isort, yapf' 2>/dev/null; then
+   || ! "$VPY" -c 'import cv2, pycocotools, sklearn, skimage, matplotlib, pytest, flake8, isort, yapf, ftfy, regex' 2>/dev/null; then
     say "mmengine, mmpretrain, mmdet, mmsegmentation and tools"
     pip install -q "${STACK[@]}" mmcv==$MMCV torch==$TORCH \
         torchvision==$TORCHVISION
@@ -109,4 +110,4 @@ if [ -z "${MMKD_SKIP_DATA:-}" ]; then
         fi
     fi
 fi
-say "done: $("$VPY" -c 'import torch, mmcv, mmpretrain, mmdet, mmseg; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmpretrain", mmpretrain.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__)')"
+say "done: $("$VPY" -c 'import torch, mmcv, mmpretrain, mmdet, mmseg, mmpretrain.models, mmdet.models, mmseg.models; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmpretrain", mmpretrain.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__)')"
