@@ -2,11 +2,13 @@
 # with the student, one set for TFD and one for SFD; the training log shows
 # them per teacher (tfd_weight_mae, sfd_weight_sup, ...).
 _base_ = [
-    '../_base_/models/dmt_vit_fashion_mnist.py',
+    '../_base_/models/dmt_vit_fashion_mnist_parts.py',
     '../_base_/datasets/fashion_mnist_mae.py',
     '../_base_/schedules/fashion_mnist_mim_adamw.py',
     '../_base_/default_runtime.py',
 ]
+# a model of its own: merged into the shared one, its heads would keep
+# the uniform heads' loss settings
 model = dict(
     type='DMT',
     student={{_base_.dmt_student}},

@@ -7,12 +7,4 @@ _base_ = [
     '../_base_/schedules/fashion_mnist_mim_adamw.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(
-    type='DMT',
-    student={{_base_.dmt_student}},
-    teachers=dict(
-        mae={{_base_.dmt_teacher_mae}},
-        moco={{_base_.dmt_teacher_moco}},
-        sup={{_base_.dmt_teacher_sup}}),
-    tfd=None,
-    sfd={{_base_.dmt_sfd}})
+model = dict(tfd=None)

@@ -10,14 +10,6 @@ _base_ = [
     '../_base_/schedules/imagenet_tinymim_adamw_300e.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(
-    type='DMT',
-    student={{_base_.dmt_student_small}},
-    teachers=dict(
-        mae={{_base_.dmt_teacher_mae}},
-        dino={{_base_.dmt_teacher_dino}},
-        clip={{_base_.dmt_teacher_clip}}),
-    tfd={{_base_.dmt_tfd}},
-    sfd={{_base_.dmt_sfd}})
+model = dict(student={{_base_.dmt_student_small}})
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))
 randomness = dict(seed=0, diff_rank_seed=True)

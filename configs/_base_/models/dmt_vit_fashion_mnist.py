@@ -1,45 +1,17 @@
-# DMT on 28x28 grey images: three frozen 128-dim, 6-block teachers trained
-# here with different objectives -- MAE and MoCo v3 (4x4 patches: the
-# student's 7x7 grid) and a supervised ViT (7x7 patches: its 4x4 grid is
-# resized to 7x7) -- and the 96-dim, 4-block student with 4x4 patches (the
-# backbone that configs/benchmarks/vit-96d4l-p4_... fine-tunes).
-# Variables, no `model`: each config composes one with {{_base_.x}}.
-_base_ = [
-    'mae_vit_fashion_mnist.py',
-    'mocov3_vit_fashion_mnist.py',
-    'tinymim_vit_fashion_mnist.py',
-    'vit_fashion_mnist.py',
-]
-
-dmt_student = {{_base_.tinymim_student_96d}}
-# each teacher is tapped at its last block (DMT's `blocks` default); the
-# checkpoints are those the teacher configs write; override with
-# --cfg-options model.teachers.NAME.checkpoint=PATH
-dmt_teacher_mae = dict(
-    type='FrozenTeacher',
-    model={{_base_.mae_vit_teacher_backbone}},
-    checkpoint='work_dirs/mae_vit-128d6l-p4_1xb256-adamw-1e_fashion-mnist/'
-    'epoch_1.pth',
-    prefix='backbone.')
-dmt_teacher_moco = dict(
-    type='FrozenTeacher',
-    model={{_base_.mocov3_vit_teacher_backbone}},
-    checkpoint='work_dirs/mocov3_vit-128d6l-p4_1xb256-adamw-1e_fashion-'
-    'mnist/epoch_1.pth',
-    prefix='backbone.')
-dmt_teacher_sup = dict(
-    type='FrozenTeacher',
-    model={{_base_.vit_teacher}},
-    checkpoint='work_dirs/supervised_vit-128d6l-p7_1xb256-adamw-3e_fashion-'
-    'mnist/epoch_3.pth')
-# TFD and SFD: uniform mean of the teachers, smooth-L1, lambda 1 each
-dmt_tfd = dict(
-    type='TokenFusionHead',
-    fusion='mean',
-    loss=dict(type='SmoothL1FeatureLoss'),
-    loss_weight=1.0)
-dmt_sfd = dict(
-    type='SpatialFusionHead',
-    fusion='mean',
-    loss=dict(type='SmoothL1FeatureLoss'),
-    loss_weight=1.0)
+# DMT on Fashion-MNIST (the parts: dmt_vit_fashion_mnist_parts.py): the
+# 96-dim, 4-block student (4x4 patches) distils the MAE, MoCo v3 and
+# supervised teachers with token fusion (CLS) and spatial feature fusion
+# (patch tokens) distillation, uniform mean, smooth-L1, lambda 1 each.
+# The configs under configs/dmt/ that change only this model's values set
+# just those (`tfd=None`); those that would remove a teacher or a head's key
+# inherit dmt_vit_fashion_mnist_parts.py and compose their own model.
+_base_ = 'dmt_vit_fashion_mnist_parts.py'
+model = dict(
+    type='DMT',
+    student={{_base_.dmt_student}},
+    teachers=dict(
+        mae={{_base_.dmt_teacher_mae}},
+        moco={{_base_.dmt_teacher_moco}},
+        sup={{_base_.dmt_teacher_sup}}),
+    tfd={{_base_.dmt_tfd}},
+    sfd={{_base_.dmt_sfd}})

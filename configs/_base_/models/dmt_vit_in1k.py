@@ -2,7 +2,6 @@
 # teachers from official releases -- MAE, DINO and CLIP -- each read through
 # its own key layout and fed with its own input normalisation, tapped at
 # its last block; randomly initialised ViT-T / S / B students.
-# Variables, no `model`: each config composes one with {{_base_.x}}.
 
 
 def _vit_b(**kwargs):
@@ -71,3 +70,13 @@ dmt_sfd = dict(
     fusion='mean',
     loss=dict(type='SmoothL1FeatureLoss'),
     loss_weight=1.0)
+
+# DMT with all three teachers, TFD and SFD (here with the ViT-B student);
+# the configs under configs/dmt/ set only the student
+model = dict(
+    type='DMT',
+    student=dmt_student_base,
+    teachers=dict(
+        mae=dmt_teacher_mae, dino=dmt_teacher_dino, clip=dmt_teacher_clip),
+    tfd=dmt_tfd,
+    sfd=dmt_sfd)
