@@ -10,9 +10,13 @@ default when the stage has an ``eval_config``), and the result is tested with
 ``inputs`` maps config keys to earlier stages' outputs (the exported student,
 or the last checkpoint); a stage's ``cfg_options`` apply to its training. A
 finished stage leaves ``stage.json``; a later run skips it. An interrupted
-stage resumes from its last checkpoint. Writes ``results.md``,
-``results.json`` and ``results.png`` (accuracies and loss curves) into the
-profile's work dir.
+stage resumes from its last checkpoint. A stage's ``analysis``
+(``dict(tool=..., args=[...])``) runs ``tool CONFIG MODEL --out-dir
+STAGE/analysis ARGS`` on the tested model once; the ``summary.json`` the tool
+writes there (``columns``: name -> number; ``curve``: ``x``, ``y``,
+``xlabel``, ``ylabel``) adds columns to the table and a panel to the plot.
+Writes ``results.md``, ``results.json`` and ``results.png`` (accuracies, loss
+curves, analysis curves) into the profile's work dir.
 """
 import argparse
 import glob
@@ -145,16 +149,42 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
         loss_curve=loss_curve(stage_dir))
 
 
+def run_analysis(stage: dict, record: dict, stage_dir: str,
+                 options: dict) -> dict:
+    """The stage's analysis summary, running its tool if not done yet."""
+    out_dir = osp.join(stage_dir, 'analysis')
+    summary = osp.join(out_dir, 'summary.json')
+    if not osp.isfile(summary):
+        spec = stage['analysis']
+        config = stage.get('eval_config', stage['config'])
+        log(f'{stage["name"]}: analysis {spec["tool"]}')
+        args = [spec['tool'], config, record['output'], '--out-dir', out_dir]
+        args += spec.get('args', []) + cfg_args(options, config)
+        run_tool(args, osp.join(stage_dir, 'pipeline.log'), stage['name'])
+    with open(summary) as f:
+        return json.load(f)
+
+
 def report(records: List[dict], work_dir: str, profile: str) -> None:
+    columns = []
+    for r in records:
+        columns += [
+            c for c in r.get('analysis', {}).get('columns', {})
+            if c not in columns
+        ]
     lines = [
         f'# Results ({profile} profile)', '',
-        '| stage | model | top-1 (%) | train time (s) |',
-        '| --- | --- | ---: | ---: |'
+        '| stage | model | top-1 (%) | train time (s) |' +
+        ''.join(f' {c} |' for c in columns),
+        '| --- | --- | ---: | ---: |' + ' ---: |' * len(columns)
     ]
     for r in records:
         acc = '-' if r['accuracy'] is None else f'{r["accuracy"]:.2f}'
+        values = r.get('analysis', {}).get('columns', {})
         lines.append(f'| {r["name"]} | {r["label"]} | {acc} '
-                     f'| {r["train_seconds"]:.0f} |')
+                     f'| {r["train_seconds"]:.0f} |' +
+                     ''.join(f' {values[c]:.3f} |' if c in values else ' - |'
+                             for c in columns))
     table = '\n'.join(lines) + '\n'
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(table)
@@ -170,7 +200,10 @@ def plot(records: List[dict], path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4.5))
+    analysed = [r for r in records if r.get('analysis', {}).get('curve')]
+    fig, axes = plt.subplots(
+        1, 2 + bool(analysed), figsize=(12 + 6 * bool(analysed), 4.5))
+    bars, curves = axes[:2]
     tested = [r for r in records if r['accuracy'] is not None]
     labels = [r['label'] for r in tested]
     accs = [r['accuracy'] for r in tested]
@@ -187,6 +220,13 @@ def plot(records: List[dict], path: str) -> None:
     curves.set_xlabel('iteration')
     curves.set_ylabel('training loss (total)')
     curves.legend()
+    for r in analysed:
+        curve = r['analysis']['curve']
+        axes[2].plot(curve['x'], curve['y'], 'o-', label=r['label'])
+        axes[2].set_xlabel(curve['xlabel'])
+        axes[2].set_ylabel(curve['ylabel'])
+    if analysed:
+        axes[2].legend(fontsize='small')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -234,6 +274,12 @@ def main() -> None:
             acc = record['accuracy']
             log(f'{head}: ' + ('' if acc is None else f'top-1 {acc:.2f}% ') +
                 f'trained in {record["train_seconds"]:.0f} s')
+        if 'analysis' in stage:
+            try:
+                record['analysis'] = run_analysis(stage, record, stage_dir,
+                                                  options)
+            except RuntimeError as err:
+                sys.exit(f'pipeline.py: error: {err}')
         done[stage['name']] = record
         records.append(record)
     report(records, work_dir, profile)

@@ -6,8 +6,8 @@
 # equal budget, beside the student trained from scratch on the same data.
 # All tested on the balanced 10k test set.
 #   python tools/pipeline.py configs/pipelines/fashion_mnist_remem.py [--quick]
-# MI profiles: tools/analysis/teacher_mi.py on each ft_* stage's checkpoint
-# (see configs/remem/README.md).
+# Each teacher's MI profile (tools/analysis/teacher_mi.py, 500 test images,
+# CLS token per block) goes into the table and the plot.
 work_dir = 'work_dirs/pipelines/fashion_mnist_remem'
 
 _remem = 'configs/remem/'
@@ -23,12 +23,15 @@ _data = dict(
     bal=({'train_dataloader.dataset.imbalance_ratio': 1,
           'train_dataloader.dataset.max_per_class': 1500}, 'balanced 15k'))
 
+_mi = dict(tool='tools/analysis/teacher_mi.py', args=['--num-samples', '500'])
+
 stages = [
     dict(
         name='pretrain',
         label='teacher ViT 128d-6L, pretrained (full set)',
         config='configs/supervised/'
-        'supervised_vit-128d6l-p7_1xb256-adamw-3e_fashion-mnist.py'),
+        'supervised_vit-128d6l-p7_1xb256-adamw-3e_fashion-mnist.py',
+        analysis=_mi),
 ]
 for _d, (_opts, _name) in _data.items():
     for _t, _cfg in _teachers.items():
@@ -38,7 +41,8 @@ for _d, (_opts, _name) in _data.items():
                 label=f'teacher fine-tuned {_labels[_t]}, {_name}',
                 config=_cfg,
                 cfg_options=_opts,
-                inputs={'load_from': 'pretrain'}))
+                inputs={'load_from': 'pretrain'},
+                analysis=_mi))
     stages.append(
         dict(
             name=f'scratch_{_d}',

@@ -13,6 +13,8 @@ R(Z) (MI between input and the block, Gaussian-channel estimate) and the
 class-conditional R_c(Z | y) (information beyond the label), plus R of the
 logits. Writes ``mi_profile.json`` and ``mi_profile.png`` into the out dir
 and prints which blocks' MLPs to reweight: those after which R drops most.
+``summary.json`` there holds the last block's rates, R of the logits and the
+R profile in the form ``tools/pipeline.py`` tabulates and plots.
 """
 import argparse
 import json
@@ -154,6 +156,21 @@ def plot(result: dict, path: str) -> None:
     plt.close(fig)
 
 
+def summary(result: dict) -> dict:
+    """Headline numbers and the R curve, for ``tools/pipeline.py``."""
+    return dict(
+        columns={
+            'R last block': result['rate'][-1],
+            'R_c last block': result['class_conditional_rate'][-1],
+            'R logits': result['logits_rate'],
+        },
+        curve=dict(
+            x=result['blocks'],
+            y=result['rate'],
+            xlabel='block',
+            ylabel=f'R(Z) of the {result["token"]} token (nats)'))
+
+
 def main() -> None:
     args = parse_args()
     try:
@@ -179,6 +196,8 @@ def main() -> None:
     with open(osp.join(args.out_dir, 'mi_profile.json'), 'w') as f:
         json.dump(result, f, indent=2)
     plot(result, osp.join(args.out_dir, 'mi_profile.png'))
+    with open(osp.join(args.out_dir, 'summary.json'), 'w') as f:
+        json.dump(summary(result), f, indent=2)
     for i, r, c in zip(result['blocks'], result['rate'],
                        result['class_conditional_rate']):
         print(f'block {i}: R={r:.3f} R_c={c:.3f}')
