@@ -155,9 +155,8 @@ CASES: Dict[str, Case] = {
         ratios=[('sam', 'plain'), ('sam_rw', 'sam')]),
     # DMT with K = 1, 2, 3 frozen 128d-6L teachers (MAE; + supervised, 7x7
     # patches resized; + MoCo v3), TFD + SFD, against the 96d-4L p4 student
-    # alone: each teacher should add its truncated forward and nothing more
-    # DMT with K = 1, 2, 3 frozen 128d-6L teachers against the student
-    # alone and against the student plus the K truncated teachers' forward
+    # alone and against the student plus the K truncated teachers' forward:
+    # each teacher should add its truncated forward and nothing more
     'dmt_vs_student':
     Case(
         arms=[
