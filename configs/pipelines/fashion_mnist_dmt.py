@@ -1,8 +1,9 @@
 # DMT on the real Fashion-MNIST: three 128d-6L teachers trained here with
 # different objectives (MAE and MoCo v3 with 4x4 patches, supervised with
 # 7x7 patches), then 96d-4L students pre-trained at equal budget (2 epochs
-# over the first 20k training images) by DMT (TFD + SFD, TFD only, SFD only, learned fusion weights, the
-# per-teacher baseline, two teachers) and by single-teacher distillation
+# over the first 20k training images) by DMT (TFD + SFD, TFD only, SFD
+# only, learned fusion weights, the per-teacher baseline, two teachers) and
+# by single-teacher distillation
 # from the MAE teacher, each fine-tuned with the same labels-and-schedule
 # (1 epoch) beside the same ViT fine-tuned from scratch.
 #   python tools/pipeline.py configs/pipelines/fashion_mnist_dmt.py [--quick]
