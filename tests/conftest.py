@@ -3,12 +3,30 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def keep_default_scope():
+    """Tests that build MMDetection / MMSegmentation models switch MMEngine's
+    process-wide default scope; the next test gets back the one before
+    (MMPretrain's if there was none), as a fresh process would have."""
+    from mmengine.registry import DefaultScope
+    before = DefaultScope.get_current_instance()
+    scope = 'mmpretrain' if before is None else before.scope_name
+    yield
+    after = DefaultScope.get_current_instance()
+    if after is not None and after.scope_name != scope:
+        DefaultScope.get_instance(
+            f'restored-{time.time_ns()}', scope_name=scope)
+
+
 MODELS_CFG = osp.join(ROOT, 'configs/_base_/models/vit_fashion_mnist.py')
 STUDENT_CFG = osp.join(
     ROOT, 'configs/supervised/'

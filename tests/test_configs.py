@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 TRAIN_CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs/**/*.py'), recursive=True)
     if '/_base_/' not in p and '/pipelines/' not in p
-    and not p.endswith('_in1k.py'))
+    and '/downstream/' not in p and not p.endswith('_in1k.py'))
 PIPELINES = sorted(glob.glob(osp.join(ROOT, 'configs/pipelines/*.py')))
 
 

@@ -20,6 +20,9 @@ ROOT = Path(__file__).parents[1]
 NOT_REGISTERED = {
     'BaseDistiller': 'abstract base of the distillers, never built',
     'CheckpointError': 'an exception type, not a component',
+    'LogitStore': 'a reader the PrecomputedViewDataset opens, not built',
+    'LogitStoreError': 'an exception type, not a component',
+    'StoreWriter': 'used by tools/precompute_logits.py, not built',
 }
 
 
@@ -93,6 +96,22 @@ def test_known_components_resolve():
     assert HOOKS.get('TeacherRecordHook') is TeacherRecordHook
     # scoped names, as configs in other repos would write them
     assert MODELS.get('mmpretrain.LogitKD') is LogitKD
+
+
+def test_libkd_components_resolve():
+    from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
+
+    from mmkd_plugin.datasets import PrecomputedViewDataset, ReplayResizedCrop
+    from mmkd_plugin.heads import MultiTokenClsHead
+    from mmkd_plugin.losses import MultiTeacherKDLoss
+    from mmkd_plugin.models import MultiTokenViT, SoftTargetClsDataPreprocessor
+    assert MODELS.get('MultiTokenViT') is MultiTokenViT
+    assert MODELS.get('MultiTokenClsHead') is MultiTokenClsHead
+    assert MODELS.get('MultiTeacherKDLoss') is MultiTeacherKDLoss
+    assert MODELS.get('SoftTargetClsDataPreprocessor') is \
+        SoftTargetClsDataPreprocessor
+    assert DATASETS.get('PrecomputedViewDataset') is PrecomputedViewDataset
+    assert TRANSFORMS.get('ReplayResizedCrop') is ReplayResizedCrop
 
 
 def test_default_runtime_imports_plugin():

@@ -1,0 +1,8 @@
+# LIB-KD convolution teacher: ResNet-18 (16 base channels), labels only.
+_base_ = [
+    '../_base_/models/libkd_fashion_mnist.py',
+    '../_base_/datasets/fashion_mnist.py',
+    '../_base_/schedules/fashion_mnist_adamw.py',
+    '../_base_/default_runtime.py',
+]
+model = {{_base_.resnet_teacher}}
