@@ -3,7 +3,6 @@ against an independent float64 computation, the exported classifier."""
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 from mmpretrain.models import DistilledVisionTransformer, VisionTransformer
 from mmpretrain.models.heads import DeiTClsHead
 from mmpretrain.registry import MODELS
@@ -16,14 +15,7 @@ from mmkd_plugin.models import MultiTokenViT
 ARCH = dict(embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32)
 VIT = dict(arch=ARCH, img_size=28, patch_size=7, in_channels=1)
 
-
-@pytest.fixture(autouse=True, scope='module')
-def scope():
-    init_default_scope('mmpretrain')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread_mmpretrain')
 
 
 def _log_softmax(z):

@@ -4,7 +4,6 @@ import copy
 
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 from mmpretrain.models import VisionTransformer
 from mmpretrain.registry import MODELS
 
@@ -15,14 +14,7 @@ from mmkd_plugin.utils import load_checkpoint_file, load_weights_strict
 ARCH = dict(embed_dims=16, num_layers=4, num_heads=2, feedforward_channels=32)
 VIT = dict(arch=ARCH, img_size=8, patch_size=4, in_channels=1)
 
-
-@pytest.fixture(autouse=True, scope='module')
-def scope():
-    init_default_scope('mmpretrain')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread_mmpretrain')
 
 
 def _pair(alpha, seed=0, **kwargs):

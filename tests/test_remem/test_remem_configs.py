@@ -12,7 +12,6 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
 from mmkd_plugin.engine import SAMOptimWrapper
@@ -27,14 +26,7 @@ TINY_STUDENT = dict(
     embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32)
 MMLogger.get_current_instance().setLevel('WARNING')
 
-
-@pytest.fixture(autouse=True, scope='module')
-def scope():
-    init_default_scope('mmpretrain')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread_mmpretrain')
 
 
 def _cfg(name):

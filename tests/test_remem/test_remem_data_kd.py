@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from conftest import ROOT
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 
@@ -17,14 +16,7 @@ from mmkd_plugin.datasets import long_tail_indices
 KD = ('configs/remem/remem_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-3e_'
       'fashion-mnist-lt100.py')
 
-
-@pytest.fixture(autouse=True, scope='module')
-def scope():
-    init_default_scope('mmpretrain')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread_mmpretrain')
 
 
 def test_long_tail_indices_follow_the_protocol():

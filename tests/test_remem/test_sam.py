@@ -6,7 +6,6 @@ import copy
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
@@ -15,14 +14,7 @@ from mmkd_plugin.engine import AmpSAMOptimWrapper, SAMOptimWrapper
 
 RHO = 0.05
 
-
-@pytest.fixture(autouse=True, scope='module')
-def scope():
-    init_default_scope('mmpretrain')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread_mmpretrain')
 
 
 def _problem(seed=0):
