@@ -1,32 +1,47 @@
 """Run a chain of training stages and report the results in one table.
 
     python tools/pipeline.py configs/pipelines/fashion_mnist.py [--quick]
-        [--profile NAME] [--work-dir DIR] [--force]
+        [--profile NAME] [--work-dir DIR] [--force] [--downstream]
 
 Each stage trains with ``tools/train.py`` in its own process; a distiller's
 student is then extracted with ``tools/extract_student.py`` (``export``,
 default when the stage has an ``eval_config``), and the result is tested with
-``tools/test.py`` (unless ``test=False``, e.g. self-supervised pretraining).
-``inputs`` maps config keys to earlier stages' outputs (the exported student,
-or the last checkpoint); a stage's ``cfg_options`` apply to its training. A
-finished stage leaves ``stage.json``; a later run skips it. An interrupted
-stage resumes from its last checkpoint. A stage's ``analysis``
+``tools/test.py`` (unless ``test=False``, e.g. self-supervised pretraining);
+the stage's ``metric`` (default ``'accuracy/top1'``; a key of the test's
+metrics JSON, or a list of keys: the first is the stage's score, the others
+extra table columns) is reported. ``inputs`` maps config keys to earlier
+stages' outputs (the exported student, or the last checkpoint): ``'stage'``,
+or ``('stage', 'mmdet')`` / ``('stage', 'mmseg')`` for its ViT backbone
+exported by ``tools/extract_student.py --format`` into
+``STAGE/backbone_FMT.pth`` first. A stage's ``cfg_options`` apply to its
+training, and to its test unless that uses an ``eval_config``. A finished
+stage leaves ``stage.json``; a later run skips it. An interrupted stage
+resumes from its last checkpoint. A stage's ``analysis``
 (``dict(tool=..., args=[...])``) runs ``tool CONFIG MODEL --out-dir
 STAGE/analysis ARGS`` on the tested model once; the ``summary.json`` the tool
 writes there (``columns``: name -> number; ``curve``: ``x``, ``y``,
 ``xlabel``, ``ylabel``) adds columns to the table and a panel to the plot.
-Writes ``results.md``, ``results.json`` and ``results.png`` (accuracies, loss
-curves, analysis curves) into the profile's work dir.
+
+With ``--downstream``, the config's ``downstream_stages`` (stages like the
+others, e.g. detection / segmentation fine-tuning of earlier students) run
+after ``stages``, once its ``prepare`` commands (``dict(args=[TOOL, ...],
+creates=DIR)``, skipped when ``DIR`` exists) have made their data. A
+profile's ``cfg_options`` apply to ``stages`` and its
+``downstream_cfg_options`` to ``downstream_stages`` (different datasets
+take different keys). Writes ``results.md``, ``results.json`` and
+``results.png`` (scores, loss curves, analysis curves) into the profile's
+work dir.
 """
 import argparse
 import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
@@ -58,7 +73,7 @@ def run_tool(args: List[str], out_file: str, tag: str) -> None:
         last = ''
         for line in proc.stdout:
             out.write(line)
-            if 'Epoch(' in line or ': error:' in line:
+            if any(s in line for s in ('Epoch(', 'Iter(', ': error:')):
                 print(f'  [{tag}] {line.split(" - ")[-1].strip()}', flush=True)
             last = line.strip() or last
         if proc.wait():
@@ -96,17 +111,35 @@ def loss_curve(stage_dir: str) -> List[List[float]]:
     return [[k, points[k]] for k in sorted(points)]
 
 
+def stage_input(source, name: str, stage_dir: str, done: Dict[str,
+                                                              dict]) -> str:
+    """An earlier stage's output (``source``: its name), or its ViT
+    backbone in a library's layout (``source``: ``(name, format)``),
+    exported into ``stage_dir`` once."""
+    source, fmt = (source, None) if isinstance(source, str) else source
+    if source not in done:
+        raise RuntimeError(f'stage {name} needs stage {source}, which has '
+                           'not run before it')
+    if fmt is None:
+        return done[source]['output']
+    path = osp.join(stage_dir, f'backbone_{fmt}.pth')
+    if not osp.isfile(path):
+        run_tool([
+            'tools/extract_student.py', done[source]['output'], path,
+            '--format', fmt
+        ], osp.join(stage_dir, 'pipeline.log'), name)
+    return path
+
+
 def run_stage(stage: dict, stage_dir: str, options: dict,
               done: Dict[str, dict]) -> dict:
     """Train (resuming), export the student if asked, test if asked."""
     os.makedirs(stage_dir, exist_ok=True)
     out_file = osp.join(stage_dir, 'pipeline.log')
-    inputs = {}
-    for key, source in stage.get('inputs', {}).items():
-        if source not in done:
-            raise RuntimeError(f'stage {stage["name"]} needs stage {source}, '
-                               'which has not run before it')
-        inputs[key] = done[source]['output']
+    inputs = {
+        key: stage_input(source, stage['name'], stage_dir, done)
+        for key, source in stage.get('inputs', {}).items()
+    }
     # each stage is tested below: no second evaluation during training
     train = [
         'tools/train.py', stage['config'], '--work-dir', stage_dir,
@@ -126,7 +159,7 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
         output = osp.join(stage_dir, 'student.pth')
         run_tool(['tools/extract_student.py', checkpoint, output], out_file,
                  stage['name'])
-    accuracy = None
+    metrics = {}
     if stage.get('test', True):
         metrics_file = osp.join(stage_dir, 'test_metrics.json')
         config = stage.get('eval_config', stage['config'])
@@ -134,16 +167,28 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
             'tools/test.py', config, output, '--work-dir',
             osp.join(stage_dir, 'test'), '--out', metrics_file
         ]
-        run_tool(test + cfg_args(options, config), out_file, stage['name'])
+        # the stage's own options hold for its own config (e.g. its data)
+        own = {} if 'eval_config' in stage else stage.get('cfg_options', {})
+        test += cfg_args({**own, **options}, config)
+        run_tool(test, out_file, stage['name'])
         with open(metrics_file) as f:
-            accuracy = json.load(f)['accuracy/top1']
+            found = json.load(f)
+        names = stage.get('metric', 'accuracy/top1')
+        names = [names] if isinstance(names, str) else list(names)
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise RuntimeError(f'stage {stage["name"]}: no {missing} in '
+                               f'{metrics_file} (it has {sorted(found)})')
+        metrics = {n: found[n] for n in names}
     return dict(
         name=stage['name'],
         label=stage.get('label', stage['name']),
         config=stage['config'],
         checkpoint=checkpoint,
         output=output,
-        accuracy=accuracy,
+        metric=next(iter(metrics), None),
+        score=next(iter(metrics.values()), None),
+        metrics=metrics,
         train_seconds=round(seconds, 1),
         cfg_options=options,
         loss_curve=loss_curve(stage_dir))
@@ -165,24 +210,38 @@ def run_analysis(stage: dict, record: dict, stage_dir: str,
         return json.load(f)
 
 
+def upgrade(record: dict) -> dict:
+    """A ``stage.json`` of the first format (``accuracy``: top-1 or None)
+    in the current one (``metric``, ``score``, ``metrics``)."""
+    if 'accuracy' in record:
+        acc = record.pop('accuracy')
+        metrics = {} if acc is None else {'accuracy/top1': acc}
+        record.update(
+            metric=next(iter(metrics), None), score=acc, metrics=metrics)
+    return record
+
+
 def report(records: List[dict], work_dir: str, profile: str) -> None:
+    """``results.md`` (a row per stage: its metric and score, then the
+    other metrics and the analysis columns), ``results.json``, the plot."""
     columns = []
     for r in records:
         columns += [
-            c for c in r.get('analysis', {}).get('columns', {})
-            if c not in columns
+            c for c in
+            [*r['metrics'], *r.get('analysis', {}).get('columns', {})]
+            if c != r['metric'] and c not in columns
         ]
     lines = [
         f'# Results ({profile} profile)', '',
-        '| stage | model | top-1 (%) | train time (s) |' +
+        '| stage | model | metric | score | train time (s) |' +
         ''.join(f' {c} |' for c in columns),
-        '| --- | --- | ---: | ---: |' + ' ---: |' * len(columns)
+        '| --- | --- | --- | ---: | ---: |' + ' ---: |' * len(columns)
     ]
     for r in records:
-        acc = '-' if r['accuracy'] is None else f'{r["accuracy"]:.2f}'
-        values = r.get('analysis', {}).get('columns', {})
-        lines.append(f'| {r["name"]} | {r["label"]} | {acc} '
-                     f'| {r["train_seconds"]:.0f} |' +
+        score = '-' if r['score'] is None else f'{r["score"]:.3f}'
+        values = {**r['metrics'], **r.get('analysis', {}).get('columns', {})}
+        lines.append(f'| {r["name"]} | {r["label"]} | {r["metric"] or "-"} '
+                     f'| {score} | {r["train_seconds"]:.0f} |' +
                      ''.join(f' {values[c]:.3f} |' if c in values else ' - |'
                              for c in columns))
     table = '\n'.join(lines) + '\n'
@@ -197,39 +256,99 @@ def report(records: List[dict], work_dir: str, profile: str) -> None:
 
 
 def plot(records: List[dict], path: str) -> None:
+    """A bar panel per metric, the loss curves, the analysis curves."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     analysed = [r for r in records if r.get('analysis', {}).get('curve')]
-    fig, axes = plt.subplots(
-        1, 2 + bool(analysed), figsize=(12 + 6 * bool(analysed), 4.5))
-    bars, curves = axes[:2]
-    tested = [r for r in records if r['accuracy'] is not None]
-    labels = [r['label'] for r in tested]
-    accs = [r['accuracy'] for r in tested]
-    bars.barh(labels, accs, color='tab:blue')
-    for y, acc in enumerate(accs):
-        bars.text(acc, y, f' {acc:.2f}', va='center')
-    bars.set_xlim(min(accs) - 3, min(100, max(accs) + 2))
-    bars.invert_yaxis()
-    bars.set_xlabel('top-1 accuracy on the test set (%)')
+    metrics = list(dict.fromkeys(r['metric'] for r in records if r['metric']))
+    panels = len(metrics) + 1 + bool(analysed)
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5))
+    axes = list(axes) if panels > 1 else [axes]
+    for metric, bars in zip(metrics, axes):
+        tested = [r for r in records if r['metric'] == metric]
+        scores = [r['score'] for r in tested]
+        bars.barh([r['label'] for r in tested], scores, color='tab:blue')
+        for y, score in enumerate(scores):
+            bars.text(score, y, f' {score:.3f}', va='center')
+        lo, hi = min(scores), max(scores)
+        pad = (hi - lo) or abs(hi) or 1
+        bars.set_xlim(max(0, lo - pad) if lo >= 0 else lo - pad, hi + pad)
+        bars.invert_yaxis()
+        bars.set_xlabel(f'{metric} on the test set')
+    curves = axes[len(metrics)]
     for r in records:
         if r['loss_curve']:
             its, losses = zip(*r['loss_curve'])
             curves.plot(its, losses, label=r['label'])
     curves.set_xlabel('iteration')
     curves.set_ylabel('training loss (total)')
-    curves.legend()
+    curves.legend(fontsize='small')
     for r in analysed:
         curve = r['analysis']['curve']
-        axes[2].plot(curve['x'], curve['y'], 'o-', label=r['label'])
-        axes[2].set_xlabel(curve['xlabel'])
-        axes[2].set_ylabel(curve['ylabel'])
+        axes[-1].plot(curve['x'], curve['y'], 'o-', label=r['label'])
+        axes[-1].set_xlabel(curve['xlabel'])
+        axes[-1].set_ylabel(curve['ylabel'])
     if analysed:
-        axes[2].legend(fontsize='small')
+        axes[-1].legend(fontsize='small')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def prepare(commands: List[dict], work_dir: str) -> None:
+    """Run each ``dict(args=[TOOL, ...], creates=DIR)`` whose ``DIR`` does
+    not exist yet; a failed command's ``DIR`` is removed."""
+    for command in commands:
+        creates = osp.join(ROOT, command['creates'])
+        if osp.isdir(creates):
+            log(f'prepare: {command["creates"]} exists, skipped')
+            continue
+        log(f'prepare: {" ".join(command["args"])}')
+        try:
+            run_tool(command['args'], osp.join(work_dir, 'prepare.log'),
+                     'prepare')
+        except RuntimeError:
+            if osp.isdir(creates):
+                shutil.rmtree(creates)
+            raise
+        if not osp.isdir(creates):
+            raise RuntimeError(f'prepare: {command["args"][0]} did not '
+                               f'create {command["creates"]}')
+
+
+def run_chain(stages: List[dict], work_dir: str, options: dict, force: bool,
+              done: Dict[str, dict], first: int, total: int) -> List[dict]:
+    """Run (or skip, when finished with ``options``) each stage, analyse
+    it if asked; ``done`` gains each record by name."""
+    records = []
+    for i, stage in enumerate(stages, first):
+        stage_dir = osp.join(work_dir, stage['name'])
+        record_file = osp.join(stage_dir, 'stage.json')
+        head = f'stage {i}/{total} {stage["name"]}'
+        record: Optional[dict] = None
+        if osp.isfile(record_file) and not force:
+            with open(record_file) as f:
+                record = upgrade(json.load(f))
+            if record.get('cfg_options') != options:
+                log(f'{head}: finished with other options, training again')
+                record = None
+            else:
+                log(f'{head}: done before, skipped ({record_file})')
+        if record is None:
+            log(f'{head}: training {stage["config"]}')
+            record = run_stage(stage, stage_dir, options, done)
+            write_json(record, record_file)
+            score = '' if record['score'] is None else \
+                f'{record["metric"]} {record["score"]:.3f}, '
+            log(f'{head}: {score}trained in '
+                f'{record["train_seconds"]:.0f} s')
+        if 'analysis' in stage:
+            record['analysis'] = run_analysis(stage, record, stage_dir,
+                                              options)
+        done[stage['name']] = record
+        records.append(record)
+    return records
 
 
 def main() -> None:
@@ -241,47 +360,37 @@ def main() -> None:
     parser.add_argument('--work-dir', help='overrides the config work_dir')
     parser.add_argument(
         '--force', action='store_true', help='rerun finished stages too')
+    parser.add_argument(
+        '--downstream',
+        action='store_true',
+        help="also run the config's prepare commands and downstream_stages")
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
     profile = 'quick' if args.quick else args.profile
     if profile not in cfg.profiles:
         sys.exit(f'pipeline.py: error: unknown profile {profile!r}; '
                  f'choose from {sorted(cfg.profiles)}')
+    if args.downstream and not cfg.get('downstream_stages'):
+        sys.exit('pipeline.py: error: --downstream, but the config has no '
+                 'downstream_stages')
     work_dir = osp.join(args.work_dir or cfg.work_dir, profile)
     os.makedirs(work_dir, exist_ok=True)
-    options = cfg.profiles[profile].get('cfg_options', {})
-    done, records = {}, []
-    for i, stage in enumerate(cfg.stages, 1):
-        stage_dir = osp.join(work_dir, stage['name'])
-        record_file = osp.join(stage_dir, 'stage.json')
-        head = f'stage {i}/{len(cfg.stages)} {stage["name"]}'
-        record = None
-        if osp.isfile(record_file) and not args.force:
-            with open(record_file) as f:
-                record = json.load(f)
-            if record.get('cfg_options') != options:
-                log(f'{head}: finished with other options, training again')
-                record = None
-            else:
-                log(f'{head}: done before, skipped ({record_file})')
-        if record is None:
-            log(f'{head}: training {stage["config"]}')
-            try:
-                record = run_stage(stage, stage_dir, options, done)
-            except RuntimeError as err:
-                sys.exit(f'pipeline.py: error: {err}')
-            write_json(record, record_file)
-            acc = record['accuracy']
-            log(f'{head}: ' + ('' if acc is None else f'top-1 {acc:.2f}% ') +
-                f'trained in {record["train_seconds"]:.0f} s')
-        if 'analysis' in stage:
-            try:
-                record['analysis'] = run_analysis(stage, record, stage_dir,
-                                                  options)
-            except RuntimeError as err:
-                sys.exit(f'pipeline.py: error: {err}')
-        done[stage['name']] = record
-        records.append(record)
+    settings = cfg.profiles[profile]
+    downstream = cfg.get('downstream_stages', []) if args.downstream else []
+    total = len(cfg.stages) + len(downstream)
+    done = {}
+    try:
+        records = run_chain(cfg.stages, work_dir,
+                            settings.get('cfg_options', {}), args.force, done,
+                            1, total)
+        if downstream:
+            prepare(cfg.get('prepare', []), work_dir)
+            records += run_chain(downstream, work_dir,
+                                 settings.get('downstream_cfg_options', {}),
+                                 args.force, done,
+                                 len(cfg.stages) + 1, total)
+    except RuntimeError as err:
+        sys.exit(f'pipeline.py: error: {err}')
     report(records, work_dir, profile)
 
 

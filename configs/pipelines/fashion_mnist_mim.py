@@ -3,8 +3,12 @@
 # budget (2 epochs) by MAE alone, DMAE and TinyMIM, each fine-tuned with the
 # same labels-and-schedule (1 epoch), beside the same ViT fine-tuned from
 # scratch; then TinyMIM's sequential chain 96d -> 72d -> 48d, the 48d end
-# fine-tuned beside a 48d from scratch.
+# fine-tuned beside a 48d from scratch. With --downstream, the 96d students
+# (and the same ViT from scratch) are also fine-tuned as Mask R-CNN and
+# UperNet backbones on toy grey COCO / ADE20K-format scenes (64 px,
+# Fashion-MNIST items on photos; configs/downstream/README.md).
 #   python tools/pipeline.py configs/pipelines/fashion_mnist_mim.py [--quick]
+#       [--downstream]
 work_dir = 'work_dirs/pipelines/fashion_mnist_mim'
 
 _finetune = 'configs/benchmarks/vit-96d4l-p4_1xb256-adamw-3e_fashion-mnist.py'
@@ -92,6 +96,44 @@ stages = [
         inputs={_pretrained: 'tinymim_48d'}),
 ]
 
+# downstream: the scenes, then detection and segmentation per student
+_toy = 'configs/downstream/toy/'
+_det = _toy + 'mask-rcnn_vit-96d4l-p4_simplefpn_1xb8-5e_toy-coco-grey-64.py'
+_seg = _toy + 'upernet_vit-96d4l-p4_1xb8-80i_toy-ade-grey-64.py'
+prepare = [
+    dict(
+        args=[
+            'tools/data/make_toy_coco_ade.py', 'data/toy_fm', '--train', '128',
+            '--val', '32', '--size', '64'
+        ],
+        creates='data/toy_fm')
+]
+_students = dict(
+    scratch='from scratch', mae='MAE', dmae='DMAE', tinymim='TinyMIM')
+downstream_stages = [
+    dict(
+        name=f'det_{name}',
+        label=f'Mask R-CNN, 96d-4L {what}',
+        config=_det,
+        # box AP first: what the detector is for (the masks are scored by
+        # the UperNet's mIoU too); mask AP beside it
+        metric=['coco/bbox_mAP', 'coco/segm_mAP'],
+        **(dict(cfg_options={'model.backbone.init_cfg': None})
+           if name == 'scratch' else dict(
+               inputs={'model.backbone.init_cfg.checkpoint': (name,
+                                                              'mmdet')})))
+    for name, what in _students.items()
+] + [
+    dict(
+        name=f'seg_{name}',
+        label=f'UperNet, 96d-4L {what}',
+        config=_seg,
+        metric='mIoU',
+        **(dict(cfg_options={'model.pretrained': None}) if name == 'scratch'
+           else dict(inputs={'model.pretrained': (name, 'mmseg')})))
+    for name, what in _students.items()
+]
+
 profiles = dict(
     # about an hour on an idle 2-core machine
     default=dict(cfg_options={}),
@@ -104,6 +146,12 @@ profiles = dict(
             'test_dataloader.dataset.indices': 500,
             'train_cfg.max_epochs': 1,
             'param_scheduler.0.end': 2,
+            'default_hooks.logger.interval': 2,
+        },
+        # the toy sets: 32 training scenes (the COCO metric needs every
+        # validation image)
+        downstream_cfg_options={
+            'train_dataloader.dataset.indices': 32,
             'default_hooks.logger.interval': 2,
         }),
 )

@@ -41,7 +41,8 @@ def test_shrunk_remem_pipeline(tmp_path):
     records = {r['name']: r for r in results['stages']}
     assert list(records) == ['ft_sam_rw_lt', 'kd_sam_rw_lt']
     for record in records.values():
-        assert 0 <= record['accuracy'] <= 100
+        assert record['metric'] == 'accuracy/top1'
+        assert 0 <= record['score'] <= 100
     # the teacher's MI profile: in the table, from the tool's own JSON
     profile = json.loads(
         (out / 'ft_sam_rw_lt' / 'analysis' / 'mi_profile.json').read_text())

@@ -15,10 +15,17 @@ def test_quick_pipeline_runs_and_skips_finished_stages(tmp_path):
     results = json.loads((out / 'results.json').read_text())
     stages = {s['name']: s for s in results['stages']}
     assert list(stages) == ['teacher', 'scratch', 'kd']
-    for stage in stages.values():
-        assert 0 <= stage['accuracy'] <= 100
+    metrics = {
+        name: json.loads((out / name / 'test_metrics.json').read_text())
+        for name in stages
+    }
+    for name, stage in stages.items():
+        assert stage['metric'] == 'accuracy/top1'
+        assert stage['score'] == metrics[name]['accuracy/top1']
+        assert 0 <= stage['score'] <= 100
         # the table row carries the tested accuracy
-        assert f'{stage["accuracy"]:.2f}' in (out / 'results.md').read_text()
+        assert (f'| accuracy/top1 | {stage["score"]:.3f} |'
+                in (out / 'results.md').read_text())
     # the distilled student learned: its loss fell over the run
     curve = [loss for _, loss in stages['kd']['loss_curve']]
     assert len(curve) >= 4
@@ -67,7 +74,7 @@ def test_quick_mim_pipeline_chains_pretraining_into_fine_tuning(tmp_path):
         tinymim_72d='tinymim',
         tinymim_48d='tinymim_72d')
     for name in ('mae_teacher', 'mae', *taught_by):
-        assert stages[name]['accuracy'] is None  # pre-training: no test
+        assert stages[name]['score'] is None  # pre-training: no test
         curve = [loss for _, loss in stages[name]['loss_curve']]
         assert curve[-1] < curve[0], (name, curve)
     for name, teacher in taught_by.items():
@@ -83,7 +90,7 @@ def test_quick_mim_pipeline_chains_pretraining_into_fine_tuning(tmp_path):
         ft48_scratch=None,
         ft48_chain='tinymim_48d')
     for name, source in fine_tuned_from.items():
-        assert 0 <= stages[name]['accuracy'] <= 100
+        assert 0 <= stages[name]['score'] <= 100
         log = (out / name / 'pipeline.log').read_text()
         if source is None:
             assert 'load backbone. in model from' not in log
