@@ -77,7 +77,8 @@ stages = [
 ]
 
 profiles = dict(
-    # about an hour on an idle 2-core machine
+    # measured: 2.6 h of stages on 2 cores shared with other jobs (MoCo
+    # teacher 20 min, each 3-teacher student 5-7 min, each fine-tune 4-8 min)
     default=dict(cfg_options={}),
     # a few minutes: 1024 training images in batches of 64, 1 epoch
     quick=dict(
