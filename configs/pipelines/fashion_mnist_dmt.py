@@ -77,7 +77,7 @@ stages = [
 ]
 
 profiles = dict(
-    # measured: 2.6 h of stages on 2 cores shared with other jobs (MoCo
+    # measured: 1.8 h of stages on 2 cores shared with other jobs (MoCo
     # teacher 20 min, each 3-teacher student 5-7 min, each fine-tune 4-8 min)
     default=dict(cfg_options={}),
     # a few minutes: 1024 training images in batches of 64, 1 epoch
