@@ -1,4 +1,5 @@
 """Shared fixtures: the repo root, tool runner, seeded Fashion-MNIST ViTs."""
+import json
 import os
 import os.path as osp
 import subprocess
@@ -60,6 +61,28 @@ def run_tool(*args: str, env: dict = None) -> subprocess.CompletedProcess:
     full_env.pop('MMKD_DEBUG', None)
     return subprocess.run(
         cmd, cwd=ROOT, capture_output=True, text=True, env=full_env)
+
+
+def run_shrunk_pipeline(tmp_path, full, stages):
+    """``stages`` (of the pipeline config ``full``) in a pipeline config
+    of their own, run with ``full``'s quick profile on 256 training and 200
+    test images; -> (output folder, records by stage name)."""
+    quick = dict(full.profiles.quick.cfg_options)
+    quick.update({
+        'train_dataloader.dataset.indices': 256,
+        'val_dataloader.dataset.indices': 200,
+        'test_dataloader.dataset.indices': 200
+    })
+    config = tmp_path / 'pipeline.py'
+    config.write_text(
+        f'work_dir = {str(tmp_path / "work")!r}\n'
+        f'stages = {list(stages)!r}\n'
+        f'profiles = {dict(default={}, quick=dict(cfg_options=quick))!r}\n')
+    res = run_tool('tools/pipeline.py', str(config), '--quick')
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    out = tmp_path / 'work' / 'quick'
+    records = json.loads((out / 'results.json').read_text())['stages']
+    return out, {r['name']: r for r in records}
 
 
 @pytest.fixture(scope='session')

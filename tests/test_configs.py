@@ -7,7 +7,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, run_tool
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -59,6 +59,14 @@ def test_config_builds_and_trains_one_step(path, tmp_path):
     loader = cfg.train_dataloader
     loader.update(batch_size=4, num_workers=0, persistent_workers=False)
     loader.dataset.indices = 8
+    if loader.dataset.type == 'PrecomputedViewDataset':
+        # LIB-KD offline: the stored teacher labels, made as a user would
+        _point_teachers_at(loader.dataset, str(tmp_path / 'teachers'))
+        loader.dataset.update(store=str(tmp_path / 'store'), num_views=2)
+        cfg.dump(str(tmp_path / 'offline.py'))
+        done = run_tool('tools/precompute_logits.py',
+                        str(tmp_path / 'offline.py'), '--threads', '1')
+        assert done.returncode == 0, done.stdout + done.stderr
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
     runner = Runner.from_cfg(cfg)

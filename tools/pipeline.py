@@ -13,14 +13,19 @@ extra table columns) is reported. ``inputs`` maps config keys to earlier
 stages' outputs (the exported student, or the last checkpoint): ``'stage'``,
 or ``('stage', 'mmdet')`` / ``('stage', 'mmseg')`` for its ViT backbone
 exported by ``tools/extract_student.py --format`` into
-``STAGE/backbone_FMT.pth`` first. A stage's ``cfg_options`` apply to its
-training, and to its test unless that uses an ``eval_config``. A finished
+``STAGE/backbone_FMT.pth`` first. A stage's ``cfg_options`` and ``inputs``
+apply to its training, and to its test unless that uses an
+``eval_config``. A finished
 stage leaves ``stage.json``; a later run skips it. An interrupted stage
 resumes from its last checkpoint. A stage's ``analysis``
 (``dict(tool=..., args=[...])``) runs ``tool CONFIG MODEL --out-dir
 STAGE/analysis ARGS`` on the tested model once; the ``summary.json`` the tool
 writes there (``columns``: name -> number; ``curve``: ``x``, ``y``,
 ``xlabel``, ``ylabel``) adds columns to the table and a panel to the plot.
+A stage's ``before`` (``dict(tool=..., args=[...])``) runs ``tool CONFIG
+ARGS`` with the training's options before each training run (e.g.
+``tools/precompute_logits.py``, which resumes by itself); its time is a
+column. ``{stage_dir}`` in a stage's ``cfg_options`` values is its folder.
 
 With ``--downstream``, the config's ``downstream_stages`` (stages like the
 others, e.g. detection / segmentation fine-tuning of earlier students) run
@@ -148,9 +153,23 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
     if osp.isfile(osp.join(stage_dir, 'last_checkpoint')):
         log(f'{stage["name"]}: resuming the interrupted run')
         train.append('--resume')
+    own = {
+        k: v.replace('{stage_dir}', stage_dir) if isinstance(v, str) else v
+        for k, v in {
+            **stage.get('cfg_options', {}),
+            **options
+        }.items()
+    }
+    opts = cfg_args({**own, **inputs}, stage['config'])
+    columns = {}
+    if 'before' in stage:
+        start = time.time()
+        tool = stage['before']['tool']
+        run_tool([tool, stage['config'], *stage['before'].get('args', [])] +
+                 opts, out_file, stage['name'])
+        columns[f'{osp.basename(tool)} (s)'] = round(time.time() - start, 1)
     start = time.time()
-    own = {**stage.get('cfg_options', {}), **options, **inputs}
-    run_tool(train + cfg_args(own, stage['config']), out_file, stage['name'])
+    run_tool(train + opts, out_file, stage['name'])
     seconds = time.time() - start
     with open(osp.join(stage_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
@@ -168,8 +187,7 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
             osp.join(stage_dir, 'test'), '--out', metrics_file
         ]
         # the stage's own options hold for its own config (e.g. its data)
-        own = {} if 'eval_config' in stage else stage.get('cfg_options', {})
-        test += cfg_args({**own, **options}, config)
+        test += [] if 'eval_config' in stage else opts
         run_tool(test, out_file, stage['name'])
         with open(metrics_file) as f:
             found = json.load(f)
@@ -189,6 +207,7 @@ def run_stage(stage: dict, stage_dir: str, options: dict,
         metric=next(iter(metrics), None),
         score=next(iter(metrics.values()), None),
         metrics=metrics,
+        columns=columns,
         train_seconds=round(seconds, 1),
         cfg_options=options,
         loss_curve=loss_curve(stage_dir))
@@ -224,12 +243,15 @@ def upgrade(record: dict) -> dict:
 def report(records: List[dict], work_dir: str, profile: str) -> None:
     """``results.md`` (a row per stage: its metric and score, then the
     other metrics and the analysis columns), ``results.json``, the plot."""
-    columns = []
+    columns, values = [], []
     for r in records:
+        values.append({
+            **r['metrics'],
+            **r.get('columns', {}),
+            **r.get('analysis', {}).get('columns', {})
+        })
         columns += [
-            c for c in
-            [*r['metrics'], *r.get('analysis', {}).get('columns', {})]
-            if c != r['metric'] and c not in columns
+            c for c in values[-1] if c != r['metric'] and c not in columns
         ]
     lines = [
         f'# Results ({profile} profile)', '',
@@ -237,12 +259,11 @@ def report(records: List[dict], work_dir: str, profile: str) -> None:
         ''.join(f' {c} |' for c in columns),
         '| --- | --- | --- | ---: | ---: |' + ' ---: |' * len(columns)
     ]
-    for r in records:
+    for r, found in zip(records, values):
         score = '-' if r['score'] is None else f'{r["score"]:.3f}'
-        values = {**r['metrics'], **r.get('analysis', {}).get('columns', {})}
         lines.append(f'| {r["name"]} | {r["label"]} | {r["metric"] or "-"} '
                      f'| {score} | {r["train_seconds"]:.0f} |' +
-                     ''.join(f' {values[c]:.3f} |' if c in values else ' - |'
+                     ''.join(f' {found[c]:.3f} |' if c in found else ' - |'
                              for c in columns))
     table = '\n'.join(lines) + '\n'
     with open(osp.join(work_dir, 'results.md'), 'w') as f:

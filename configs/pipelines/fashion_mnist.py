@@ -1,6 +1,7 @@
 # teacher -> student from scratch -> student distilled (logit KD), on the
 # real Fashion-MNIST (60k train / 10k test), equal budget for both students.
 #   python tools/pipeline.py configs/pipelines/fashion_mnist.py [--quick]
+_base_ = ['../_base_/pipeline_profiles.py']
 work_dir = 'work_dirs/pipelines/fashion_mnist'
 
 _student = 'configs/supervised/supervised_vit-96d4l-p7_1xb256-adamw-3e_fashion-mnist.py'  # noqa: E501
@@ -25,17 +26,6 @@ stages = [
 profiles = dict(
     # about 28 minutes on 2 idle cores
     default=dict(cfg_options={}),
-    # about 2 minutes: 1024 training images in batches of 64, 1 epoch,
-    # 500 test images
-    quick=dict(
-        cfg_options={
-            'train_dataloader.dataset.indices': 1024,
-            'train_dataloader.batch_size': 64,
-            'val_dataloader.dataset.indices': 500,
-            'test_dataloader.dataset.indices': 500,
-            'train_cfg.max_epochs': 1,
-            'train_cfg.val_interval': 1,
-            'param_scheduler.0.end': 2,
-            'default_hooks.logger.interval': 2,
-        }),
+    # the shared quick options (configs/_base_/pipeline_profiles.py)
+    quick=dict(cfg_options={{_base_.quick_fashion_mnist}}),
 )

@@ -7,6 +7,7 @@
 # from the MAE teacher, each fine-tuned with the same labels-and-schedule
 # (1 epoch) beside the same ViT fine-tuned from scratch.
 #   python tools/pipeline.py configs/pipelines/fashion_mnist_dmt.py [--quick]
+_base_ = ['../_base_/pipeline_profiles.py']
 work_dir = 'work_dirs/pipelines/fashion_mnist_dmt'
 
 _finetune = 'configs/benchmarks/vit-96d4l-p4_1xb256-adamw-3e_fashion-mnist.py'
@@ -80,15 +81,6 @@ profiles = dict(
     # measured: 1.8 h of stages on 2 cores shared with other jobs (MoCo
     # teacher 20 min, each 3-teacher student 5-7 min, each fine-tune 4-8 min)
     default=dict(cfg_options={}),
-    # a few minutes: 1024 training images in batches of 64, 1 epoch
-    quick=dict(
-        cfg_options={
-            'train_dataloader.dataset.indices': 1024,
-            'train_dataloader.batch_size': 64,
-            'val_dataloader.dataset.indices': 500,
-            'test_dataloader.dataset.indices': 500,
-            'train_cfg.max_epochs': 1,
-            'param_scheduler.0.end': 2,
-            'default_hooks.logger.interval': 2,
-        }),
+    # the shared quick options (configs/_base_/pipeline_profiles.py)
+    quick=dict(cfg_options={{_base_.quick_fashion_mnist}}),
 )

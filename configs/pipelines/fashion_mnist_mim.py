@@ -9,6 +9,7 @@
 # Fashion-MNIST items on photos; configs/downstream/README.md).
 #   python tools/pipeline.py configs/pipelines/fashion_mnist_mim.py [--quick]
 #       [--downstream]
+_base_ = ['../_base_/pipeline_profiles.py']
 work_dir = 'work_dirs/pipelines/fashion_mnist_mim'
 
 _finetune = 'configs/benchmarks/vit-96d4l-p4_1xb256-adamw-3e_fashion-mnist.py'
@@ -110,6 +111,19 @@ prepare = [
 ]
 _students = dict(
     scratch='from scratch', mae='MAE', dmae='DMAE', tinymim='TinyMIM')
+# the toy configs' schedules stretched 8x: 640 steps each
+_det_budget = {
+    'train_cfg.max_epochs': 40,
+    'param_scheduler.1.end': 40,
+    'param_scheduler.1.milestones': [32],
+    'default_hooks.checkpoint.interval': 10,
+}
+_seg_budget = {
+    'train_cfg.max_iters': 640,
+    'train_cfg.val_interval': 640,
+    'param_scheduler.1.end': 640,
+    'default_hooks.checkpoint.interval': 640,
+}
 downstream_stages = [
     dict(
         name=f'det_{name}',
@@ -118,10 +132,11 @@ downstream_stages = [
         # box AP first: what the detector is for (the masks are scored by
         # the UperNet's mIoU too); mask AP beside it
         metric=['coco/bbox_mAP', 'coco/segm_mAP'],
-        **(dict(cfg_options={'model.backbone.init_cfg': None})
-           if name == 'scratch' else dict(
-               inputs={'model.backbone.init_cfg.checkpoint': (name,
-                                                              'mmdet')})))
+        **(dict(cfg_options={
+            **_det_budget, 'model.backbone.init_cfg': None
+        }) if name == 'scratch' else dict(
+            cfg_options=_det_budget,
+            inputs={'model.backbone.init_cfg.checkpoint': (name, 'mmdet')})))
     for name, what in _students.items()
 ] + [
     dict(
@@ -129,25 +144,20 @@ downstream_stages = [
         label=f'UperNet, 96d-4L {what}',
         config=_seg,
         metric='mIoU',
-        **(dict(cfg_options={'model.pretrained': None}) if name == 'scratch'
-           else dict(inputs={'model.pretrained': (name, 'mmseg')})))
+        **(dict(cfg_options={
+            **_seg_budget, 'model.pretrained': None
+        }) if name == 'scratch' else dict(
+            cfg_options=_seg_budget,
+            inputs={'model.pretrained': (name, 'mmseg')})))
     for name, what in _students.items()
 ]
 
 profiles = dict(
     # about an hour on an idle 2-core machine
     default=dict(cfg_options={}),
-    # a few minutes: 1024 training images in batches of 64, 1 epoch
+    # the shared quick options (configs/_base_/pipeline_profiles.py)
     quick=dict(
-        cfg_options={
-            'train_dataloader.dataset.indices': 1024,
-            'train_dataloader.batch_size': 64,
-            'val_dataloader.dataset.indices': 500,
-            'test_dataloader.dataset.indices': 500,
-            'train_cfg.max_epochs': 1,
-            'param_scheduler.0.end': 2,
-            'default_hooks.logger.interval': 2,
-        },
+        cfg_options={{_base_.quick_fashion_mnist}},
         # the toy sets: 32 training scenes (the COCO metric needs every
         # validation image)
         downstream_cfg_options={

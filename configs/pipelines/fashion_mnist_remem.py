@@ -8,20 +8,25 @@
 #   python tools/pipeline.py configs/pipelines/fashion_mnist_remem.py [--quick]
 # Each teacher's MI profile (tools/analysis/teacher_mi.py, 500 test images,
 # CLS token per block) goes into the table and the plot.
+_base_ = ['../_base_/pipeline_profiles.py']
 work_dir = 'work_dirs/pipelines/fashion_mnist_remem'
 
 _remem = 'configs/remem/'
 _ft = '_vit-128d6l-p7_1xb256-adamw-2e_fashion-mnist-lt100.py'
-_teachers = dict(plain=f'{_remem}ft{_ft}', sam=f'{_remem}ft-sam{_ft}',
-                 sam_rw=f'{_remem}ft-sam-mlp0.5{_ft}')
+_teachers = dict(
+    plain=f'{_remem}ft{_ft}',
+    sam=f'{_remem}ft-sam{_ft}',
+    sam_rw=f'{_remem}ft-sam-mlp0.5{_ft}')
 _labels = dict(plain='plain', sam='SAM', sam_rw='SAM + MLP reweighting')
 _student = f'{_remem}student_vit-96d4l-p7_1xb256-adamw-3e_fashion-mnist-lt100.py'  # noqa: E501
 _kd = f'{_remem}remem_vit-96d4l-p7_vit-128d6l-p7_1xb256-adamw-3e_fashion-mnist-lt100.py'  # noqa: E501
 # the long-tailed set is the configs' own; the balanced one is derived
 _data = dict(
     lt=({}, 'long-tailed 100:1'),
-    bal=({'train_dataloader.dataset.imbalance_ratio': 1,
-          'train_dataloader.dataset.max_per_class': 1500}, 'balanced 15k'))
+    bal=({
+        'train_dataloader.dataset.imbalance_ratio': 1,
+        'train_dataloader.dataset.max_per_class': 1500
+    }, 'balanced 15k'))
 
 _mi = dict(tool='tools/analysis/teacher_mi.py', args=['--num-samples', '500'])
 
@@ -62,16 +67,6 @@ for _d, (_opts, _name) in _data.items():
 profiles = dict(
     # not timed here: about an hour on 2 idle cores, by the stages' sizes
     default=dict(cfg_options={}),
-    # 1024 training images in batches of 64, 1 epoch, 500 test images
-    quick=dict(
-        cfg_options={
-            'train_dataloader.dataset.indices': 1024,
-            'train_dataloader.batch_size': 64,
-            'val_dataloader.dataset.indices': 500,
-            'test_dataloader.dataset.indices': 500,
-            'train_cfg.max_epochs': 1,
-            'train_cfg.val_interval': 1,
-            'param_scheduler.0.end': 2,
-            'default_hooks.logger.interval': 2,
-        }),
+    # the shared quick options (configs/_base_/pipeline_profiles.py)
+    quick=dict(cfg_options={{_base_.quick_fashion_mnist}}),
 )

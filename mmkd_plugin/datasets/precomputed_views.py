@@ -1,6 +1,6 @@
 """LIB-KD's offline mode: stored teacher labels per view (FKD, Shen & Xing,
 ECCV 2022) ride with the images, so training runs no teacher."""
-from typing import Dict, Union
+from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -86,6 +86,9 @@ class PrecomputedViewDataset:
         num_views, topk, seed: as the tool ran with.
         verify: ``'sha256'`` (check every shard's checksum when opening)
             or ``'size'``.
+        indices: a subset, given to the wrapped ``dataset`` config (as
+            MMEngine's ``BaseDataset`` takes it), so the options that take
+            a subset of a plain dataset take one of a wrapped one too.
     """
 
     def __init__(self,
@@ -95,7 +98,12 @@ class PrecomputedViewDataset:
                  num_views: int,
                  topk: int = 5,
                  seed: int = 0,
-                 verify: str = 'sha256'):
+                 verify: str = 'sha256',
+                 indices: Optional[Union[int, Sequence[int]]] = None):
+        if indices is not None:
+            if not isinstance(dataset, dict):
+                raise ValueError('indices needs the dataset as a config')
+            dataset = dict(dataset, indices=indices)
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
         if hasattr(dataset, 'full_init'):  # MMEngine's lazy init

@@ -22,7 +22,7 @@ STUDENT['head']['in_channels'] = 32
 STUDENT['head']['kd_loss'] = dict(type='MultiTeacherKDLoss', tau=2.0)
 TEACHERS = dict(
     resnet=_BASE.resnet_teacher.to_dict(),
-    regnet=_BASE.regnet_teacher.to_dict())
+    rednet=_BASE.rednet_teacher.to_dict())
 PRE = dict(
     type='ClsDataPreprocessor', num_classes=10, mean=[72.94], std=[90.02])
 
@@ -132,13 +132,13 @@ def test_train_step_moves_student_only(parts):
 
 def test_fp32_teachers_ignore_autocast(parts):
     ckpts, batch = parts
-    model = _build(ckpts, fp32_teachers=['regnet'])
+    model = _build(ckpts, fp32_teachers=['rednet'])
     x = model.data_preprocessor(copy.deepcopy(batch))['inputs']
     plain = model.teacher_logits(x)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         mixed = model.teacher_logits(x)
     assert mixed.dtype == torch.float32
-    assert torch.equal(mixed[:, 1], plain[:, 1])  # regnet: fp32
+    assert torch.equal(mixed[:, 1], plain[:, 1])  # rednet (involution): fp32
     assert not torch.equal(mixed[:, 0], plain[:, 0])  # resnet: bf16
 
 

@@ -204,6 +204,28 @@ def test_interrupted_run_resumes_to_the_same_store(made, tool, tmp_path):
                                                name).read_bytes(), name
 
 
+def test_dist_precompute_makes_the_same_store(made, tmp_path):
+    """tools/dist_precompute.sh CONFIG 2: two torch.distributed ranks
+    (gloo on CPU) split the shards; the store is the one-process one."""
+    store = tmp_path / 'store'
+    res = run_tool(
+        'bash',
+        'tools/dist_precompute.sh',
+        made['cfg'],
+        '2',
+        *ARGS,
+        '--cfg-options',
+        f'train_dataloader.dataset.store={store}',
+        env=dict(PORT='29541'))
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert '[rank 1] shard 1 done' in res.stdout
+    names = sorted(os.listdir(store))
+    assert names == sorted(os.listdir(made['root'] / 'store'))
+    for name in names:
+        assert (store / name).read_bytes() == (made['root'] / 'store' /
+                                               name).read_bytes(), name
+
+
 def test_mismatched_store_is_refused(made, tmp_path):
     other = str(tmp_path / 'other.pth')
     _save_teacher('regnet', other, seed=5)

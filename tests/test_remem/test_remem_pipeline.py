@@ -3,7 +3,7 @@ teacher is fine-tuned, then a student is distilled from its checkpoint
 (alpha restored from it), extracted and tested."""
 import json
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, run_shrunk_pipeline
 from mmengine.config import Config
 
 from mmkd_plugin.utils import load_checkpoint_file
@@ -22,23 +22,7 @@ def test_shrunk_remem_pipeline(tmp_path):
             stages['ft_sam_rw_lt']['analysis'], args=['--num-samples', '100']))
     teacher.pop('inputs')  # from scratch here: no pretrain stage
     kd = stages['kd_sam_rw_lt']
-    quick = dict(full.profiles.quick.cfg_options)
-    quick.update({
-        'train_dataloader.dataset.indices': 256,
-        'val_dataloader.dataset.indices': 200,
-        'test_dataloader.dataset.indices': 200
-    })
-    config = tmp_path / 'pipeline.py'
-    config.write_text(
-        f'work_dir = {str(tmp_path / "work")!r}\n'
-        f'stages = {[teacher, kd]!r}\n'
-        f'profiles = {dict(default={}, quick=dict(cfg_options=quick))!r}\n'
-    )  # noqa: E501
-    res = run_tool('tools/pipeline.py', str(config), '--quick')
-    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
-    out = tmp_path / 'work' / 'quick'
-    results = json.loads((out / 'results.json').read_text())
-    records = {r['name']: r for r in results['stages']}
+    out, records = run_shrunk_pipeline(tmp_path, full, [teacher, kd])
     assert list(records) == ['ft_sam_rw_lt', 'kd_sam_rw_lt']
     for record in records.values():
         assert record['metric'] == 'accuracy/top1'

@@ -1,6 +1,7 @@
-# LIB-KD on Fashion-MNIST (28x28 grey, 10 classes): light convolutional
-# teachers of two families and a multi-token ViT student (one distillation
-# token per teacher). Variables only: each config picks one with {{_base_.x}}.
+# LIB-KD on Fashion-MNIST (28x28 grey, 10 classes): light teachers of two
+# inductive biases (convolution, involution) and a multi-token ViT student
+# (one distillation token per teacher). Variables only: each config picks
+# one with {{_base_.x}}.
 
 
 def _cnn(backbone, width):
@@ -23,16 +24,28 @@ resnet_teacher = _cnn(
         in_channels=1,
         stem_channels=16,
         base_channels=16), 128)
-# a three-stage RegNetX (widths 8 / 16 / 32, 12 k parameters)
-regnet_teacher = _cnn(
+# RedNet-26 at a quarter of the width (16 stem / base channels): 7x7
+# involutions in place of the bottlenecks' 3x3 convolutions
+rednet_teacher = _cnn(
     dict(
-        type='RegNet',
-        arch=dict(w0=8, wa=8.0, wm=2.0, group_w=8, depth=4, bot_mul=1.0),
+        type='RedNet',
+        depth=26,
         in_channels=1,
-        stem_channels=8,
-        strides=(2, 2, 2),
-        dilations=(1, 1, 1),
-        out_indices=(2, )), 32)
+        stem_channels=16,
+        base_channels=16), 512)
+# the two as frozen teachers, with the checkpoints their configs train
+# (override with --cfg-options ...teachers.NAME.checkpoint=PATH)
+libkd_teachers = dict(
+    resnet=dict(
+        type='FrozenTeacher',
+        model=resnet_teacher,
+        checkpoint='work_dirs/supervised_resnet18-s16_1xb256-adamw-3e_'
+        'fashion-mnist/epoch_3.pth'),
+    rednet=dict(
+        type='FrozenTeacher',
+        model=rednet_teacher,
+        checkpoint='work_dirs/supervised_rednet26-s16_1xb256-adamw-3e_'
+        'fashion-mnist/epoch_3.pth'))
 # student: the 96-dim, 4-block ViT of vit_fashion_mnist.py, plus two
 # distillation tokens and their heads
 libkd_student = dict(
@@ -58,3 +71,16 @@ libkd_student = dict(
         kd_loss=dict(type='MultiTeacherKDLoss', tau=1.0, mode='soft'),
         predict_mode='mean',
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+# the students' augmentation: random-resized crops (the views LIB-KD's
+# offline mode stores) and horizontal flips
+crop = dict(scale=28, crop_ratio_range=(0.35, 1.0))
+crop_pipeline = [
+    dict(type='RandomResizedCrop', **crop),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+# the same views, replayed from a store (LIB-KD offline)
+replay_pipeline = [
+    dict(type='ReplayResizedCrop', **crop, flip_prob=0.5),
+    dict(type='PackInputs'),
+]
