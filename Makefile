@@ -8,7 +8,7 @@ install:
 	bash tools/install.sh
 
 test:
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --durations=15
 
 lint:
 	$(PY) -m flake8 mmkd_plugin tools tests configs

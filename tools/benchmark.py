@@ -2,6 +2,7 @@
 
     python tools/benchmark.py [CASE ...] [--warmup N] [--steps N]
         [--batch-size N] [--device cpu|cuda] [--out FILE.json] [--list]
+        [--images N] [--work-dir DIR]
 
 Each arm of a case is built from its config as MMEngine's runner builds it
 (or from one part of its model, e.g. a distiller's student) and runs, on a
@@ -15,26 +16,39 @@ interleaved round-robin, so that machine noise hits every arm alike; ratios
 use median step times. Peak memory comes from an untimed pass afterwards:
 ``torch.cuda.max_memory_allocated`` on CUDA; on CPU the process RSS,
 sampled every ~1 ms, above the RSS just before the step (after
-``malloc_trim``, so that reused heap pages are counted). Add a case by
-adding an entry to ``CASES``. The JSON goes to stdout, progress to stderr.
+``malloc_trim``, so that reused heap pages are counted). A config whose
+training set carries stored teacher labels (LIB-KD offline: its
+``train_dataloader.dataset.teachers``) gets ``teacher_scores`` ``[T, C]``
+in each synthetic data sample, as ``PrecomputedViewDataset`` gives them.
+Add a case by adding an entry to ``CASES``, or a function of the parsed
+arguments that returns a dict to ``FUNCTION_CASES`` (``libkd_store``: the
+data side of LIB-KD, on real Fashion-MNIST). The JSON goes to stdout,
+progress to stderr.
 """
 import argparse
+import contextlib
+import copy
 import ctypes
 import gc
+import glob
+import importlib.util
 import json
 import logging
 import os
 import os.path as osp
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
+import numpy as np
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MEM_STEPS = 2  # untimed steps per arm in the memory pass
+FMNIST_SHAPE = (1, 28, 28)
 
 
 class Arm(NamedTuple):
@@ -50,7 +64,7 @@ class Case(NamedTuple):
     arms: List[Arm]
     # (numerator, denominator) labels; a tuple denominator is a sum
     ratios: List[Tuple[str, Union[str, Tuple[str, ...]]]]
-    input_shape: Tuple[int, ...] = (1, 28, 28)  # uint8 [C, H, W]
+    input_shape: Tuple[int, ...] = FMNIST_SHAPE  # uint8 [C, H, W]
     num_classes: int = 10
     batch_size: Optional[int] = None  # None: each config's train batch
 
@@ -110,6 +124,30 @@ def tinymim_case(config: str, student: str, **shape) -> Case:
             Arm('teacher', config, NO_TEACHER_CKPT, views=2, mode='teacher'),
         ],
         ratios=[('tinymim', 'student'), ('tinymim', ('student', 'teacher'))],
+        **shape)
+
+
+LIBKD_FMNIST = ('configs/libkd/libkd{}_vit-96d4l-p7_resnet18-rednet26_'
+                '1xb256-adamw-3e_fashion-mnist.py')
+LIBKD_FMNIST_PLAIN = ('configs/libkd/supervised_vit-96d4l-p7_crop_1xb256-'
+                      'adamw-3e_fashion-mnist.py')
+LIBKD_IN1K = ('configs/libkd/libkd{}_deit-small-p16_regnety-16gf-rednet-101_'
+              '8xb128-amp-coslr-300e_in1k.py')
+
+
+def libkd_case(config: str, teachers: Tuple[str, ...], plain: str,
+               **shape) -> Case:
+    """LIB-KD's multi-token student offline (stored teacher labels, no
+    teacher runs; target <= 1.05) and online (every teacher on every
+    batch) against the plain supervised student of the same size."""
+    no_ckpt = {f'model.teachers.{t}.checkpoint': None for t in teachers}
+    return Case(
+        arms=[
+            Arm('offline', config.format('-offline')),
+            Arm('online', config.format(''), no_ckpt),
+            Arm('plain', plain),
+        ],
+        ratios=[('offline', 'plain'), ('online', 'plain')],
         **shape)
 
 
@@ -176,6 +214,212 @@ CASES: Dict[str, Case] = {
             *[(f'dmt_k{k}', 'student') for k in (1, 2, 3)],
             *[(f'dmt_k{k}', ('student', f'teachers_k{k}')) for k in (1, 2, 3)],
         ]),
+    # LIB-KD: ViT-96d4l with two distillation tokens, ResNet-18 and
+    # RedNet-26 teachers (16 channels), against the same ViT on labels
+    'libkd_vs_student':
+    libkd_case(LIBKD_FMNIST, ('resnet', 'rednet'), LIBKD_FMNIST_PLAIN),
+    # DeiT-S, RegNetY-16GF and RedNet-101 teachers, 224 px, batch 4
+    'libkd_vs_student_in1k':
+    libkd_case(LIBKD_IN1K, ('regnety', 'rednet'),
+               'mmpretrain::deit/deit-small_4xb256_in1k.py', **IN1K),
+}
+
+IN1K_IMAGES = 1281167  # ImageNet-1K's training set
+IN1K_STORE = dict(num_views=500, topk=5, num_classes=1000)  # FKD's budget
+FMNIST_ROOT = osp.join(ROOT, 'data/fashion_mnist')
+
+
+def libkd_store(args: argparse.Namespace) -> dict:
+    """LIB-KD's data side on the first ``--images`` Fashion-MNIST training
+    images, with seeded random-init teachers, in ``--work-dir`` (default: a
+    temporary folder): ``tools/precompute_logits.py`` against the same
+    teachers' pure inference (target >= 0.9), the store's bytes and their
+    projection to ImageNet-1K, and reading stored views against plain
+    random-resized crops of the same images."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work_dir or tmp
+        os.makedirs(work, exist_ok=True)
+        config = LIBKD_FMNIST.format('-offline')
+        cfg = load_config(config)
+        key = 'train_dataloader.dataset.'
+        options = {
+            key + 'store': osp.join(work, 'store'),
+            key + 'dataset.indices': args.images,
+            key + 'dataset.data_root': FMNIST_ROOT,
+        }
+        for name, path in seeded_teachers(
+                cfg.train_dataloader.dataset.teachers, work).items():
+            options[f'{key}teachers.{name}.checkpoint'] = path
+        cfg.merge_from_dict(options)
+        wrapper = cfg.train_dataloader.dataset
+        batch = args.batch_size or cfg.train_dataloader.batch_size
+        views = args.images * wrapper.num_views
+        log(f'libkd_store: precomputing {views} views, batch {batch}')
+        made = precompute(config, options, batch, args.device)
+        log('libkd_store: pure teacher inference on as many views')
+        pure = teacher_inference(wrapper.teachers, views, batch, args.device)
+        throughput = dict(
+            precompute=dict(
+                views=views,
+                **made,
+                views_per_s=views / made['shards_s'],
+                views_per_s_end_to_end=views / made['total_s']),
+            inference=dict(
+                views=views, seconds=pure, views_per_s=views / pure),
+            ratio=pure / made['shards_s'],
+            ratio_is='precompute views/s (shards) / inference views/s')
+        storage = store_bytes(wrapper, args.images)
+        log(f'libkd_store: reading stored views, {args.steps} passes')
+        read = read_views(cfg, args)
+    return dict(
+        throughput=throughput,
+        storage=storage,
+        read=read,
+        config=dict(
+            config=config,
+            images=args.images,
+            views=wrapper.num_views,
+            teachers=list(wrapper.teachers),
+            topk=wrapper.topk,
+            batch_size=batch,
+            warmup=args.warmup,
+            steps=args.steps,
+            device=args.device,
+            teacher_weights='random init, seeded'))
+
+
+def seeded_teachers(teachers: dict, work: str) -> Dict[str, str]:
+    """Save each teacher's model, random-init (seeded): name -> path."""
+    from mmpretrain.registry import MODELS
+
+    from mmkd_plugin.utils import save_checkpoint
+    paths = {}
+    for seed, (name, teacher) in enumerate(teachers.items()):
+        torch.manual_seed(seed)
+        model = MODELS.build(teacher.model)
+        model.init_weights()
+        paths[name] = osp.join(work, f'{name}.pth')
+        save_checkpoint(dict(state_dict=model.state_dict()), paths[name])
+    return paths
+
+
+def precompute(config: str, options: dict, batch: int, device: str) -> dict:
+    """Run ``tools/precompute_logits.py`` in this process: seconds in all
+    and in its shard loop (views, teachers, writes: no dataset loading,
+    fingerprint or checksums of checkpoints)."""
+    spec = importlib.util.spec_from_file_location(
+        'precompute_logits', osp.join(ROOT, 'tools/precompute_logits.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    run, shards = tool.run, []
+
+    def timed_run(*args, **kwargs) -> None:
+        start = time.perf_counter()
+        run(*args, **kwargs)
+        shards.append(time.perf_counter() - start)
+
+    tool.run = timed_run
+    argv = [
+        osp.join(ROOT, config), '--batch-size',
+        str(batch), '--device', device, '--cfg-options',
+        *[f'{k}={v}' for k, v in options.items()]
+    ]
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # stdout: the JSON only
+        complete = tool.main(argv)
+    total = time.perf_counter() - start
+    if not complete or len(shards) != 1:
+        raise RuntimeError('precompute_logits.py did not finish the store')
+    return dict(total_s=total, shards_s=shards[0])
+
+
+def teacher_inference(teachers: dict, views: int, batch: int,
+                      device: str) -> float:
+    """Seconds of the teachers' fp32 forward, in inference mode, on
+    ``views`` tensors made beforehand, ``batch`` at a time."""
+    from mmkd_plugin.teachers import build_teacher
+    models = [build_teacher(t).to(device).float() for t in teachers.values()]
+    inputs = torch.randn(views, *FMNIST_SHAPE, device=device)  # [V, C, H, W]
+
+    @torch.inference_mode()
+    def infer(batches) -> None:
+        for x in batches:
+            for model in models:
+                model.logits(x)
+
+    infer(inputs[:batch].split(batch))  # warm-up
+    return timer(lambda: infer(inputs.split(batch)), device)()
+
+
+def store_bytes(wrapper, images: int) -> dict:
+    """Bytes per stored view per teacher, measured from the shard files
+    (headers excluded), its two parts from the record dtype, and what the
+    same record takes on ImageNet-1K."""
+    from mmkd_plugin.datasets.logit_store import record_dtype
+    shards = sorted(glob.glob(osp.join(wrapper.store, 'shard-*.npy')))
+    data = sum(
+        osp.getsize(p) - np.load(p, mmap_mode='r').offset for p in shards)
+    views, teachers = wrapper.num_views, len(wrapper.teachers)
+
+    def per_view(num_views: int, topk: int, num_classes: int) -> dict:
+        rec = record_dtype(num_views, teachers, topk, num_classes)
+        return dict(
+            teacher=(rec['labels'].itemsize + rec['probs'].itemsize) /
+            (num_views * teachers),
+            shared=(rec['boxes'].itemsize + rec['flips'].itemsize) / num_views,
+            image=rec['index'].itemsize)
+
+    here, in1k = per_view(views, wrapper.topk, 10), per_view(**IN1K_STORE)
+    in1k_views = IN1K_IMAGES * IN1K_STORE['num_views']
+    return dict(
+        shard_files=len(shards),
+        shard_data_bytes=data,
+        bytes_per_view_per_teacher=data / (images * views * teachers),
+        record_bytes_per_view=dict(
+            teacher_labels_probs=here['teacher'],
+            shared_box_flip=here['shared'],
+            per_image_index=here['image']),
+        in1k=dict(
+            images=IN1K_IMAGES,
+            **IN1K_STORE,
+            bytes_per_view_per_teacher=in1k['teacher'],
+            gb_per_teacher=in1k_views * in1k['teacher'] / 1e9,
+            gb_shared=(in1k_views * in1k['shared'] +
+                       IN1K_IMAGES * in1k['image']) / 1e9,
+            methods_md='about 13 GB per teacher'))
+
+
+def read_views(cfg, args: argparse.Namespace) -> dict:
+    """Items/s of ``PrecomputedViewDataset`` (store read, view replay,
+    soft targets) against Fashion-MNIST with ``RandomResizedCrop`` + flip,
+    over the same images; passes interleaved, medians."""
+    from mmengine.dataset import Compose
+    from mmpretrain.registry import DATASETS
+    offline = DATASETS.build(cfg.train_dataloader.dataset)
+    plain = copy.copy(offline.dataset)  # the same images, loaded once
+    plain.pipeline = Compose(
+        load_config(LIBKD_FMNIST_PLAIN).train_dataloader.dataset.pipeline)
+    datasets = dict(offline=offline, plain=plain)
+    passes = {
+        name: timer(lambda d=d: [d[i] for i in range(len(d))], 'cpu')
+        for name, d in datasets.items()
+    }
+    np.random.seed(0)
+    interleave(passes, args.warmup)
+    times = interleave(passes, args.steps)
+    arms = {name: summarise(t, args.images) for name, t in times.items()}
+    return dict(
+        arms=arms,
+        ratios={
+            'offline/plain':
+            arms['offline']['median_s'] / arms['plain']['median_s']
+        },
+        ratios_are='of median seconds per pass over the images')
+
+
+# cases that are not arms: a function of the parsed arguments -> a dict
+FUNCTION_CASES: Dict[str, Callable[[argparse.Namespace], dict]] = {
+    'libkd_store': libkd_store,
 }
 
 
@@ -250,6 +494,13 @@ def build_arm(arm: Arm, case: Case, batch_size: Optional[int],
     images = torch.randint(
         0, 256, (batch, *case.input_shape), generator=gen, dtype=torch.uint8)
     labels = torch.randint(0, case.num_classes, (batch, ), generator=gen)
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    teachers = cfg.train_dataloader.dataset.get('teachers')
+    if teachers:  # stored teacher labels: [T, C] probabilities per sample
+        scores = torch.randn(
+            batch, len(teachers), case.num_classes, generator=gen).softmax(-1)
+        for sample, score in zip(samples, scores):
+            sample.set_field(score, 'teacher_scores')
     # as the config's collate_fn gives them: pseudo_collate (MMPretrain's
     # default) a list of [C, H, W]; default_collate [B, C, H, W] per view
     collate = cfg.train_dataloader.get('collate_fn', {}).get('type')
@@ -257,9 +508,7 @@ def build_arm(arm: Arm, case: Case, batch_size: Optional[int],
         inputs = [images] * arm.views
     else:
         inputs = images if collate == 'default_collate' else list(images)
-    data = dict(
-        inputs=inputs,
-        data_samples=[DataSample().set_gt_label(int(y)) for y in labels])
+    data = dict(inputs=inputs, data_samples=samples)
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     info = dict(
         config=arm.config,
@@ -401,21 +650,31 @@ def parse_args() -> argparse.Namespace:
         default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--out', help='also write the JSON to this file')
     parser.add_argument('--list', action='store_true', help='list cases')
+    parser.add_argument(
+        '--images',
+        type=int,
+        default=2048,
+        help='libkd_store: the first N Fashion-MNIST training images')
+    parser.add_argument(
+        '--work-dir',
+        help='libkd_store: keep its checkpoints and store here (default: '
+        'a temporary folder, removed)')
     args = parser.parse_args()
-    unknown = [c for c in args.cases if c not in CASES]
+    valid = [*CASES, *FUNCTION_CASES]
+    unknown = [c for c in args.cases if c not in valid]
     if unknown:
         parser.exit(
             2, f'benchmark.py: error: unknown case '
-            f'{", ".join(unknown)}; valid: {", ".join(CASES)}\n')
-    if args.steps < 1 or args.warmup < 0:
-        parser.error('--steps must be >= 1 and --warmup >= 0')
+            f'{", ".join(unknown)}; valid: {", ".join(valid)}\n')
+    if args.steps < 1 or args.warmup < 0 or args.images < 1:
+        parser.error('--steps and --images must be >= 1, --warmup >= 0')
     return args
 
 
 def main() -> None:
     args = parse_args()
     if args.list:
-        print('\n'.join(CASES))
+        print('\n'.join([*CASES, *FUNCTION_CASES]))
         return
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
@@ -426,8 +685,10 @@ def main() -> None:
     # MAE's fixed position embeddings at WARNING; logs go to stdout
     MMLogger.get_current_instance().setLevel(logging.ERROR)
     result = {
-        name: run_case(name, CASES[name], args)
-        for name in args.cases or CASES
+        name:
+        run_case(name, CASES[name], args)
+        if name in CASES else FUNCTION_CASES[name](args)
+        for name in args.cases or [*CASES, *FUNCTION_CASES]
     }
     result['machine'] = dict(
         torch=torch.__version__,

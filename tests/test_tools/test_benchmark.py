@@ -4,12 +4,14 @@ No timing is asserted: only that the JSON holds what it claims.
 """
 import importlib.util
 import json
+import os
 import os.path as osp
 import statistics
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -24,28 +26,52 @@ def load_tool():
     return module
 
 
-def run_tool(*args: str) -> subprocess.CompletedProcess:
+def run_tool(*args: str, env: dict = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, TOOL, *args],
                           cwd=ROOT,
                           capture_output=True,
                           text=True,
-                          timeout=300)
+                          timeout=300,
+                          env=env)
+
+
+IMAGES, VIEWS, TEACHERS, TOPK = 12, 8, 2, 3  # the LIB-KD offline store
 
 
 @pytest.fixture(scope='module')
-def kd_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp('benchmark') / 'result.json'
-    proc = run_tool('kd_vs_student', '--warmup', '1', '--steps', '2',
-                    '--batch-size', '8', '--out', str(out))
-    assert proc.returncode == 0, proc.stderr
-    return proc, out
+def tool_run(tmp_path_factory):
+    """One tiny run of three cases, one thread (importing the tool's stack
+    is most of a run): Hinton KD and both LIB-KD cases; the store case's
+    work dir is kept, to measure its files here."""
+    root = tmp_path_factory.mktemp('benchmark')
+    proc = run_tool(
+        'kd_vs_student',
+        'libkd_vs_student',
+        'libkd_store',
+        '--warmup',
+        '1',
+        '--steps',
+        '2',
+        '--batch-size',
+        '8',
+        '--images',
+        str(IMAGES),
+        '--work-dir',
+        str(root / 'libkd'),
+        '--out',
+        str(root / 'result.json'),
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, root
 
 
-def test_kd_vs_student_end_to_end(kd_run):
-    proc, out = kd_run
+def test_kd_vs_student_end_to_end(tool_run):
+    proc, root = tool_run
     result = json.loads(proc.stdout)
-    assert json.loads(out.read_text()) == result
-    assert set(result) == {'kd_vs_student', 'machine'}
+    assert json.loads((root / 'result.json').read_text()) == result
+    assert set(result) == {
+        'kd_vs_student', 'libkd_vs_student', 'libkd_store', 'machine'
+    }
     assert result['machine']['torch'] == torch.__version__
     case = result['kd_vs_student']
     arms = case['arms']
@@ -82,7 +108,16 @@ def test_unknown_case_names_valid_ones():
 def test_list_names_every_case():
     proc = run_tool('--list')
     assert proc.returncode == 0
-    assert proc.stdout.split() == list(load_tool().CASES)
+    tool = load_tool()
+    assert proc.stdout.split() == [*tool.CASES, *tool.FUNCTION_CASES]
+    assert 'libkd_store' in proc.stdout.split()
+
+
+def test_every_arm_config_exists():
+    for name, case in load_tool().CASES.items():
+        for arm in case.arms:
+            if '::' not in arm.config:
+                assert osp.isfile(osp.join(ROOT, arm.config)), (name, arm)
 
 
 def test_interleave_round_robin():
@@ -151,4 +186,96 @@ def test_dmae_case_times_teacher_paths_and_sums():
         median['dmae'] / (median['mae'] + median['teacher']),
         'teacher_full/teacher':
         median['teacher_full'] / median['teacher'],
+    })
+
+
+def test_libkd_vs_student_arms_and_ratios(tool_run):
+    case = json.loads(tool_run[0].stdout)['libkd_vs_student']
+    arms = case['arms']
+    assert set(arms) == {'offline', 'online', 'plain'}
+    assert all(a['batch_size'] == 8 and a['mode'] == 'train'
+               for a in arms.values())
+    assert arms['online']['overrides'] == {
+        'model.teachers.resnet.checkpoint': None,
+        'model.teachers.rednet.checkpoint': None
+    }
+    # the same student: teachers (online) are outside the optimiser; the
+    # plain ViT lacks two distillation tokens, their position embeddings
+    # and their heads (96 -> 10)
+    params = {a: arms[a]['trainable_params'] for a in arms}
+    assert params['offline'] == params['online']
+    assert params['offline'] - params['plain'] == \
+        2 * 96 * 2 + 2 * (96 * 10 + 10)
+    median = {a: statistics.median(arms[a]['times_s']) for a in arms}
+    assert case['ratios'] == pytest.approx({
+        'offline/plain':
+        median['offline'] / median['plain'],
+        'online/plain':
+        median['online'] / median['plain'],
+    })
+
+
+def _npy_data_bytes(path):
+    """A .npy file's size without its header."""
+    with open(path, 'rb') as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (
+            1, 0) else np.lib.format.read_array_header_2_0
+        read(f)
+        return osp.getsize(path) - f.tell()
+
+
+def test_libkd_store_throughput_and_storage(tool_run):
+    proc, root = tool_run
+    case, work = json.loads(proc.stdout)['libkd_store'], root / 'libkd'
+    views = IMAGES * VIEWS
+    made, pure = (case['throughput'][k] for k in ('precompute', 'inference'))
+    assert made['views'] == pure['views'] == views
+    assert 0 < made['shards_s'] <= made['total_s']
+    assert made['views_per_s'] == pytest.approx(views / made['shards_s'])
+    assert made['views_per_s_end_to_end'] == pytest.approx(views /
+                                                           made['total_s'])
+    assert pure['views_per_s'] == pytest.approx(views / pure['seconds'])
+    assert case['throughput']['ratio'] == pytest.approx(made['views_per_s'] /
+                                                        pure['views_per_s'])
+    # the store on disk, measured here; its record as logit_store.py
+    # documents it: index int64, boxes float32 [N, 4], flips uint8 [N],
+    # labels int16 and probs float16 [T, N, k]
+    index = json.loads((work / 'store' / 'index.json').read_text())
+    assert index['complete']
+    shards = sorted((work / 'store').glob('shard-*.npy'))
+    data = sum(_npy_data_bytes(p) for p in shards)
+    assert data == IMAGES * (8 + VIEWS * (16 + 1) + TEACHERS * VIEWS * TOPK *
+                             (2 + 2))
+    storage = case['storage']
+    assert storage['shard_files'] == len(shards)
+    assert storage['shard_data_bytes'] == data
+    assert storage['bytes_per_view_per_teacher'] == pytest.approx(
+        data / (IMAGES * VIEWS * TEACHERS))
+    assert storage['record_bytes_per_view'] == dict(
+        teacher_labels_probs=TOPK * (2 + 2),
+        shared_box_flip=16 + 1,
+        per_image_index=8)
+    # ImageNet-1K: 1000 classes fit int16; 500 views, top-5
+    in1k = storage['in1k']
+    assert in1k['bytes_per_view_per_teacher'] == 5 * (2 + 2)
+    assert in1k['gb_per_teacher'] == pytest.approx(1281167 * 500 * 20 / 1e9)
+    assert in1k['gb_shared'] == pytest.approx(1281167 * (8 + 500 * 17) / 1e9)
+    config = case['config']
+    assert (config['images'], config['views'], config['topk'],
+            config['batch_size']) == (IMAGES, VIEWS, TOPK, 8)
+
+
+def test_libkd_store_read_side(tool_run):
+    read = json.loads(tool_run[0].stdout)['libkd_store']['read']
+    arms = read['arms']
+    assert set(arms) == {'offline', 'plain'}
+    for arm in arms.values():
+        assert len(arm['times_s']) == 2
+        assert arm['median_s'] == pytest.approx(
+            statistics.median(arm['times_s']))
+        assert arm['images_per_s'] == pytest.approx(IMAGES / arm['median_s'])
+    assert read['ratios'] == pytest.approx({
+        'offline/plain':
+        arms['offline']['median_s'] / arms['plain']['median_s']
     })
