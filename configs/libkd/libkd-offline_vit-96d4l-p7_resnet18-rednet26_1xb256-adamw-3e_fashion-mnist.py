@@ -1,4 +1,4 @@
-# LIB-KD, offline: the teachers' top-3 labels of 8 random-resized-crop
+# LIB-KD, offline: the teachers' top-3 labels of 4 random-resized-crop
 # views per image are computed once and stored; training replays a stored
 # view and reads its labels, so no teacher runs. Same student, views and
 # schedule as the online config.
@@ -23,9 +23,9 @@ train_dataloader = dict(
             download=False,
             pipeline={{_base_.replay_pipeline}}),
         store='work_dirs/libkd_stores/fashion-mnist_resnet18-rednet26_'
-        '8views_top3',
+        '4views_top3',
         teachers={{_base_.libkd_teachers}},
-        num_views=8,
+        num_views=4,
         topk=3,
         seed=0))
 optim_wrapper = dict(

@@ -3,7 +3,7 @@
 # here, then the 96d-4L ViT student at one budget (3 epochs, the same
 # random-resized crops) four ways: from scratch, one teacher online (one
 # distillation token), both teachers online, and both teachers offline
-# (their top-3 labels of 8 views per image precomputed once, timed in the
+# (their top-3 labels of 4 views per image precomputed once, timed in the
 # table, then no teacher in training).
 #   python tools/pipeline.py configs/pipelines/fashion_mnist_libkd.py [--quick]
 _base_ = ['../_base_/pipeline_profiles.py']

@@ -6,7 +6,7 @@ import torch
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mmkd_plugin.heads import MultiTokenClsHead
+from mmkd_plugin.heads import MultiTokenClsHead, in_token_order
 from .base import BaseDistiller
 
 
@@ -17,7 +17,8 @@ class LIBKD(BaseDistiller):
     The student is an MMPretrain ``ImageClassifier`` with a
     :class:`~mmkd_plugin.models.MultiTokenViT` backbone and a
     :class:`~mmkd_plugin.heads.MultiTokenClsHead`; distillation token ``k``
-    learns from the ``k``-th teacher, in the order of ``teachers``. The
+    learns from the ``k``-th teacher by name
+    (:func:`~mmkd_plugin.heads.in_token_order`). The
     teachers' logits on the (mixed, if Mixup / CutMix) batch go into the
     data samples as ``teacher_logits`` and the student's head computes
     ``CE(cls) + sum_k w_k KD_k``; offline training (stored labels,
@@ -26,8 +27,8 @@ class LIBKD(BaseDistiller):
 
     Args:
         student: config of the multi-token classifier.
-        teachers: name -> :class:`FrozenTeacher` config, in token order
-            (e.g. ResNet / RegNet for convolution, an involution network).
+        teachers: name -> :class:`FrozenTeacher` config (e.g. ResNet /
+            RegNet for convolution, RedNet for involution).
         fp32_teachers: teachers that run in fp32 even under AMP
             (involution is not fp16-safe); ``None``: all of them.
     """
@@ -38,7 +39,8 @@ class LIBKD(BaseDistiller):
                  fp32_teachers: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(student, teachers, data_preprocessor, init_cfg)
+        super().__init__(student, in_token_order(teachers),
+                         data_preprocessor, init_cfg)
         head = self.student.head
         if not isinstance(head, MultiTokenClsHead) or \
                 head.num_dist_tokens != len(self.teachers):

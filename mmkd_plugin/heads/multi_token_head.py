@@ -11,6 +11,14 @@ from torch import nn
 PREDICT_MODES = ('mean', 'cls')
 
 
+def in_token_order(teachers: Dict[str, dict]) -> Dict[str, dict]:
+    """``teachers`` in the order of the distillation tokens: sorted by
+    name, not as written, because MMEngine sorts keys when it writes a
+    config back (a run's ``work_dir`` copy), and a token order that changed
+    with it would swap what each token (and a stored label) learns from."""
+    return dict(sorted(teachers.items()))
+
+
 @MODELS.register_module()
 class MultiTokenClsHead(ClsHead):
     """Linear heads on the CLS and distillation tokens of
@@ -18,9 +26,11 @@ class MultiTokenClsHead(ClsHead):
 
     ``loss``: ``loss_cls`` is ``loss`` (CE to ``gt_label``, or to
     ``gt_score`` under Mixup / CutMix) on the CLS head; ``loss_kd`` is
-    ``kd_loss`` on the distillation heads against the teacher targets the
-    data samples carry: ``teacher_logits`` ``[T, C]`` (online: teachers run
-    on the batch) or ``teacher_scores`` ``[T, C]`` probabilities (offline:
+    ``kd_loss`` on the distillation heads (head ``k`` for the ``k``-th
+    teacher by name, see :func:`in_token_order`) against the teacher
+    targets the data samples carry: ``teacher_logits`` ``[T, C]``
+    (online: teachers run on the batch) or ``teacher_scores`` ``[T, C]``
+    probabilities (offline:
     :class:`~mmkd_plugin.datasets.PrecomputedViewDataset`). Inference
     averages the heads' logits, or uses the CLS head alone.
 

@@ -66,7 +66,7 @@ def _build(ckpts, **kwargs):
                     type='FrozenTeacher',
                     model=copy.deepcopy(TEACHERS[name]),
                     checkpoint=ckpts[name])
-                for name in TEACHERS
+                for name in ckpts  # in the order given
             },
             data_preprocessor=PRE,
             **kwargs))
@@ -86,7 +86,7 @@ def test_losses_equal_computation_from_parts(parts):
     # apart: teachers as plain MMPretrain classifiers loaded from the
     # files, the student's tokens through its backbone, heads by hand
     teacher_logits = []
-    for name, cfg in TEACHERS.items():
+    for name, cfg in sorted(TEACHERS.items()):  # tokens follow the names
         teacher = MODELS.build(copy.deepcopy(cfg))
         teacher.load_state_dict(torch.load(ckpts[name])['state_dict'])
         teacher.eval()
@@ -138,8 +138,25 @@ def test_fp32_teachers_ignore_autocast(parts):
     with torch.autocast('cpu', dtype=torch.bfloat16):
         mixed = model.teacher_logits(x)
     assert mixed.dtype == torch.float32
-    assert torch.equal(mixed[:, 1], plain[:, 1])  # rednet (involution): fp32
-    assert not torch.equal(mixed[:, 0], plain[:, 0])  # resnet: bf16
+    # tokens by teacher name: rednet (involution, fp32) first
+    assert torch.equal(mixed[:, 0], plain[:, 0])
+    assert not torch.equal(mixed[:, 1], plain[:, 1])  # resnet: bf16
+
+
+def test_tokens_follow_teacher_names_not_config_order(parts, tmp_path):
+    """A config written back by MMEngine (keys sorted) gives every token
+    the teacher it had: the order is the names', whatever the config's."""
+    ckpts, batch = parts
+    model = _build(ckpts)
+    assert list(TEACHERS) == ['resnet', 'rednet']
+    assert list(model.teachers) == ['rednet', 'resnet']
+    assert list(ckpts) == ['resnet', 'rednet']
+    Config(dict(teachers=ckpts)).dump(str(tmp_path / 'cfg.py'))
+    back = Config.fromfile(str(tmp_path / 'cfg.py')).teachers
+    assert list(back) == ['rednet', 'resnet']  # what MMEngine does
+    model_back = _build(dict(back))
+    x = model.data_preprocessor(copy.deepcopy(batch))['inputs']
+    assert torch.equal(model.teacher_logits(x), model_back.teacher_logits(x))
 
 
 def test_token_count_must_match_teachers(parts):
