@@ -39,7 +39,8 @@ from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.registry import DATASETS
 
 import mmkd_plugin  # noqa: F401  registers the plugin
-from mmkd_plugin.datasets import StoreWriter, find_replay, store_spec
+from mmkd_plugin.datasets import (StoreWriter, find_replay, store_spec,
+                                  with_subset)
 from mmkd_plugin.heads import in_token_order
 from mmkd_plugin.teachers import build_teacher
 
@@ -62,7 +63,8 @@ class Job:
         self.wrapper = wrapper_cfg(cfg)
         # some datasets (MNIST) hold a distributed barrier while loading:
         # every rank builds its dataset before any other collective call
-        self.dataset = DATASETS.build(self.wrapper['dataset'])
+        self.dataset = DATASETS.build(
+            with_subset(self.wrapper['dataset'], self.wrapper.get('indices')))
         self.dataset.full_init()
         steps = self.dataset.pipeline.transforms
         cut = find_replay(self.dataset)

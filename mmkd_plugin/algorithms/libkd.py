@@ -39,8 +39,8 @@ class LIBKD(BaseDistiller):
                  fp32_teachers: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(student, in_token_order(teachers),
-                         data_preprocessor, init_cfg)
+        super().__init__(student, in_token_order(teachers), data_preprocessor,
+                         init_cfg)
         head = self.student.head
         if not isinstance(head, MultiTokenClsHead) or \
                 head.num_dist_tokens != len(self.teachers):

@@ -67,6 +67,17 @@ def store_spec(dataset, teachers: Dict[str, dict], num_views: int, topk: int,
         crop=replay.crop_spec())
 
 
+def with_subset(dataset: Union[dict, object],
+                indices: Optional[Union[int, Sequence[int]]] = None):
+    """The wrapped dataset (config) with the wrapper's ``indices``, as both
+    the wrapper and ``tools/precompute_logits.py`` build it."""
+    if indices is None:
+        return dataset
+    if not isinstance(dataset, dict):
+        raise ValueError('indices needs the dataset as a config')
+    return dict(dataset, indices=indices)
+
+
 @DATASETS.register_module()
 class PrecomputedViewDataset:
     """A dataset whose items carry stored teacher labels of a stored view.
@@ -104,10 +115,7 @@ class PrecomputedViewDataset:
                  seed: int = 0,
                  verify: str = 'sha256',
                  indices: Optional[Union[int, Sequence[int]]] = None):
-        if indices is not None:
-            if not isinstance(dataset, dict):
-                raise ValueError('indices needs the dataset as a config')
-            dataset = dict(dataset, indices=indices)
+        dataset = with_subset(dataset, indices)
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
         if hasattr(dataset, 'full_init'):  # MMEngine's lazy init
