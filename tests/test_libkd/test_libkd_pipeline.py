@@ -29,12 +29,13 @@ def test_shrunk_libkd_pipeline_precomputes_then_trains_offline(tmp_path):
     index = json.loads((out / 'offline/store/index.json').read_text())
     assert index['complete']
     spec = index['spec']
-    # the subset the stage trained on, the teachers the stages trained
+    # the subset the stage trained on, the teachers the stages trained (in
+    # token order: by name)
     assert spec['dataset']['length'] == 256
     assert spec['teachers'] == [
         dict(
             name=name, sha256=sha256sum(records[f'teacher_{name}']['output']))
-        for name in ('resnet', 'rednet')
+        for name in ('rednet', 'resnet')
     ]
     assert (spec['num_views'], spec['topk']) == (4, 3)
     # the student trained on the stored labels alone: no teacher in it

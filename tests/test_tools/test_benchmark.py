@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'benchmark.py')
@@ -35,7 +36,12 @@ def run_tool(*args: str, env: dict = None) -> subprocess.CompletedProcess:
                           env=env)
 
 
-IMAGES, VIEWS, TEACHERS, TOPK = 12, 8, 2, 3  # the LIB-KD offline store
+# the LIB-KD offline store of the Fashion-MNIST config
+_STORE = Config.fromfile(
+    osp.join(
+        ROOT, 'configs/libkd/libkd-offline_vit-96d4l-p7_resnet18-rednet26_'
+        '1xb256-adamw-3e_fashion-mnist.py')).train_dataloader.dataset
+IMAGES, VIEWS, TEACHERS, TOPK = 12, _STORE.num_views, 2, _STORE.topk
 
 
 @pytest.fixture(scope='module')
