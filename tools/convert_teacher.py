@@ -1,5 +1,9 @@
-"""Official ViT checkpoint (MAE, DeiT / timm, DINO / iBOT, MMPretrain) ->
-MMPretrain ``VisionTransformer`` weights.
+"""Official ViT / RegNet teacher checkpoint -> MMPretrain weights.
+
+Reads MAE, DeiT / timm ViT, DINO / iBOT, timm RegNet (DeiT's RegNetY-16GF
+teacher) and MMPretrain files (``mmkd_plugin.utils.convert``); writes
+MMPretrain ``VisionTransformer`` / ``RegNet`` (the plugin's ``RegNetY``)
+names.
 
 The output holds ``state_dict`` (unprefixed backbone keys, or ``backbone.``
 and ``head.`` keys of an ``ImageClassifier``) and ``meta`` (source, its
@@ -10,14 +14,17 @@ checkpoint=..., prefix='backbone.')`` (classifier target).
 
     python tools/convert_teacher.py mae_pretrain_vit_base.pth OUT.pth
     python tools/convert_teacher.py deit_small.pth OUT.pth --target classifier
+    python tools/convert_teacher.py regnety_160-a5fe301d.pth OUT.pth \
+        --target classifier   # DeiT's RegNetY-16GF teacher (timm)
 """
 import argparse
 import sys
 from typing import List, Optional
 
-from mmkd_plugin.utils import (LAYOUTS, TARGETS, CheckpointError, convert_vit,
-                               detect_layout, load_checkpoint_file,
-                               save_checkpoint, sha256sum)
+from mmkd_plugin.utils import (LAYOUTS, TARGETS, CheckpointError,
+                               convert_checkpoint, detect_layout,
+                               load_checkpoint_file, save_checkpoint,
+                               sha256sum)
 
 
 def convert(src: str,
@@ -29,7 +36,8 @@ def convert(src: str,
     ckpt = load_checkpoint_file(src)
     if layout == 'auto':
         layout = detect_layout(ckpt)
-    weights, dropped = convert_vit(ckpt, layout, target, entry, distilled)
+    weights, dropped = convert_checkpoint(ckpt, layout, target, entry,
+                                          distilled)
     meta = dict(
         source=src,
         source_sha256=sha256sum(src),

@@ -21,7 +21,9 @@ MMCV=2.1.0
 STACK=(mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 mmsegmentation==1.2.2
        'setuptools<82' opencv-python 'pycocotools>=2.0.8' matplotlib
        scikit-learn scikit-image pytest flake8 isort yapf
-       ftfy regex)  # mmseg.models imports its CLIP tokenizer's deps
+       ftfy regex  # mmseg.models imports its CLIP tokenizer's deps
+       timm)  # the timm-RegNet teacher tests build timm's own model (1.0.31
+              # resolves against torch 2.14.1 / torchvision 0.29.1 as is)
 
 say() { printf '[install] %s\n' "$*"; }
 
@@ -78,7 +80,7 @@ fi
 # 3. the rest of the stack (resolved against the torch/mmcv above).
 if ! has mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 \
         mmsegmentation==1.2.2 \
-   || ! "$VPY" -c 'import cv2, pycocotools, sklearn, skimage, matplotlib, pytest, flake8, isort, yapf, ftfy, regex' 2>/dev/null; then
+   || ! "$VPY" -c 'import cv2, pycocotools, sklearn, skimage, matplotlib, pytest, flake8, isort, yapf, ftfy, regex, timm' 2>/dev/null; then
     say "mmengine, mmpretrain, mmdet, mmsegmentation and tools"
     pip install -q "${STACK[@]}" mmcv==$MMCV torch==$TORCH \
         torchvision==$TORCHVISION

@@ -7,9 +7,9 @@ from torch import nn
 
 from mmkd_plugin.models.vit_taps import (block_qkv, check_blocks, check_vit,
                                          embed_tokens, run_blocks)
-from mmkd_plugin.utils import (CheckpointError, convert_vit, detect_layout,
-                               load_checkpoint_file, load_weights_strict,
-                               sha256sum, state_dict_of)
+from mmkd_plugin.utils import (CheckpointError, convert_checkpoint,
+                               detect_layout, load_checkpoint_file,
+                               load_weights_strict, sha256sum, state_dict_of)
 
 
 @MODELS.register_module()
@@ -33,8 +33,10 @@ class FrozenTeacher(nn.Module):
         mean, std: the teacher's own input normalisation in 0-255 pixel
             units; ``None`` means the student's.
         layout: ``'mmpretrain'`` loads the checkpoint's keys as they are;
-            ``'auto'`` or a layout of :func:`~mmkd_plugin.utils.convert_vit`
-            (``'timm'`` for MAE / DeiT / timm files, ``'dino-full'``...)
+            ``'auto'`` or a layout of
+            :func:`~mmkd_plugin.utils.convert_checkpoint` (``'timm'`` for
+            MAE / DeiT / timm ViT files, ``'timm-regnet'`` for timm's
+            RegNet, e.g. DeiT's RegNetY-16GF teacher, ``'dino-full'``...)
             converts it to the model's names first; then every key must
             land. A conversion adds ``layout`` and ``dropped`` (the source
             keys deliberately left out) to :attr:`record`.
@@ -162,14 +164,14 @@ class FrozenTeacher(nn.Module):
 def _convert(ckpt: dict, layout: str, model: nn.Module,
              source: str) -> Tuple[Dict[str, torch.Tensor], dict]:
     """A checkpoint converted to ``model``'s names, and what to record."""
-    vit = getattr(model, 'backbone', model)
+    backbone = getattr(model, 'backbone', model)
     try:
         layout = detect_layout(ckpt) if layout == 'auto' else layout
-        weights, dropped = convert_vit(
+        weights, dropped = convert_checkpoint(
             ckpt,
             layout,
-            target='classifier' if vit is not model else 'backbone',
-            distilled=getattr(vit, 'dist_token', None) is not None)
+            target='classifier' if backbone is not model else 'backbone',
+            distilled=getattr(backbone, 'dist_token', None) is not None)
     except CheckpointError as err:
         raise CheckpointError(f'teacher checkpoint {source}: {err}') from err
     return weights, dict(layout=layout, dropped=dropped)

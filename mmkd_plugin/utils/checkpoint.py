@@ -1,6 +1,7 @@
 """Safe checkpoint loading on torch >= 2.6 (``weights_only=True``)."""
 import hashlib
 import os
+import re
 import tempfile
 from typing import Dict, Iterable, Optional
 
@@ -118,6 +119,25 @@ def _short(keys: Iterable[str], limit: int = 6) -> str:
     return f'[{shown}{more}]'
 
 
+_STAGE_BLOCK = re.compile(r'(.*\.)?layer(\d+)\.(\d+)\.conv1\.weight')
+
+
+def _stages(state_dict: Dict[str, torch.Tensor]) -> str:
+    """``blocks x width`` per stage of a ResNet-family model (MMPretrain's
+    ``layer{i}.{j}``; width: the first block's ``conv1`` output, a RegNet's
+    stage width), e.g. ``'2x224 4x448 11x1232 1x3024'``; ``''`` for other
+    models."""
+    blocks, widths = {}, {}
+    for key, value in state_dict.items():
+        match = _STAGE_BLOCK.fullmatch(key)
+        if match:
+            stage, block = int(match[2]), int(match[3])
+            blocks[stage] = max(blocks.get(stage, 0), block + 1)
+            if block == 0:
+                widths[stage] = value.shape[0]
+    return ' '.join(f'{blocks[i]}x{widths.get(i)}' for i in sorted(blocks))
+
+
 def load_weights_strict(module: nn.Module,
                         state_dict: Dict[str, torch.Tensor],
                         source: str,
@@ -129,7 +149,9 @@ def load_weights_strict(module: nn.Module,
             (e.g. ``'student.'`` for a distillation checkpoint).
 
     Raises:
-        CheckpointError: naming the missing, unexpected and mis-shaped keys.
+        CheckpointError: naming the missing, unexpected and mis-shaped keys
+            (and both stage layouts, for another arch of a ResNet-family
+            model).
     """
     if prefix:
         state_dict = {
@@ -152,6 +174,12 @@ def load_weights_strict(module: nn.Module,
     if shapes:
         problems.append(f'shape mismatch {_short(shapes, 3)}')
     if problems:
+        theirs, mine = _stages(state_dict), _stages(own)
+        if theirs and mine and theirs != mine:
+            # another arch of the family: say which, not only its keys
+            stages = (f'stages (blocks x width): {theirs} in the '
+                      f'checkpoint, {mine} in the model')
+            problems.insert(0, stages)
         raise CheckpointError(
             f'{source} does not fit {type(module).__name__}: ' +
             '; '.join(problems))

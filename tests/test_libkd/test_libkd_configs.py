@@ -84,6 +84,7 @@ def _check_teachers(teachers):
     # token order; alphabetical, so a dumped config keeps it
     assert list(teachers) == sorted(teachers) == ['rednet', 'regnety']
     assert teachers.regnety.model.backbone.arch == 'regnety_16gf'
+    assert teachers.regnety.layout == 'auto'  # DeiT's timm file, or converted
     assert teachers.rednet.model.backbone.depth == 101
     for teacher in teachers.values():
         assert teacher.checkpoint.startswith('checkpoints/')

@@ -1,9 +1,11 @@
-"""Official ViT checkpoints (MAE, DeiT / timm, DINO, MMPretrain) load into
-MMPretrain models, every key landing, outputs equal to the source model.
+"""Official ViT checkpoints (MAE, DeiT / timm, DINO, MMPretrain) and timm
+RegNets (DeiT's RegNetY-16GF teacher) load into MMPretrain models, every key
+landing, outputs equal to the source model.
 
-timm is not installed, so the official layouts are made here from seeded
-MMPretrain models by a reverse mapping written in this file, and checked
-against a timm ViT forward written here from timm's definition.
+The ViT layouts are made here from seeded MMPretrain models by a reverse
+mapping written in this file, and checked against a timm ViT forward
+written here from timm's definition; the RegNet ones are timm's own model,
+names and forward.
 """
 import copy
 import hashlib
@@ -12,6 +14,7 @@ import os.path as osp
 import re
 
 import pytest
+import timm
 import torch
 import torch.nn.functional as F
 from conftest import ROOT
@@ -19,8 +22,9 @@ from mmpretrain.registry import MODELS
 
 import mmkd_plugin  # noqa: F401  registers the models
 from mmkd_plugin.models.vit_taps import embed_tokens, run_blocks
-from mmkd_plugin.teachers import FrozenTeacher
-from mmkd_plugin.utils import CheckpointError, convert_vit, detect_layout
+from mmkd_plugin.teachers import FrozenTeacher, build_teacher
+from mmkd_plugin.utils import (CheckpointError, convert_checkpoint,
+                               detect_layout, load_weights_strict)
 
 HEADS, DEPTH = 4, 4
 ARCH = dict(
@@ -190,18 +194,18 @@ def test_round_trip_every_key(pool):
     assert detect_layout(official) == 'timm'
     assert detect_layout({'model': official}) == 'timm'
     assert ('fc_norm.weight' in official) == (pool == 'avg')
-    got, dropped = convert_vit({'model': official}, target='classifier')
+    got, dropped = convert_checkpoint({'model': official}, target='classifier')
     _assert_same(got, state)
     assert dropped == []
     backbone = {k[9:]: v for k, v in state.items() if k[:9] == 'backbone.'}
-    got, dropped = convert_vit(official, 'timm', target='backbone')
+    got, dropped = convert_checkpoint(official, 'timm', target='backbone')
     _assert_same(got, backbone)
     assert dropped == ['head.bias', 'head.weight']
     # MMPretrain names pass through
     assert detect_layout(state) == 'mmpretrain'
-    _assert_same(convert_vit(state, target='classifier')[0], state)
-    _assert_same(convert_vit(state)[0], backbone)
-    _assert_same(convert_vit(backbone)[0], backbone)
+    _assert_same(convert_checkpoint(state, target='classifier')[0], state)
+    _assert_same(convert_checkpoint(state)[0], backbone)
+    _assert_same(convert_checkpoint(backbone)[0], backbone)
 
 
 @pytest.mark.parametrize('pool', ['token', 'avg'])
@@ -236,7 +240,7 @@ def test_distilled_deit_needs_a_distilled_target(x, tmp_path):
     assert {'dist_token', 'head_dist.weight'} <= set(official)
     path = _save({'model': official}, tmp_path / 'deit_distilled.pth')
     with pytest.raises(CheckpointError, match='dist_token'):
-        convert_vit(official, target='classifier')
+        convert_checkpoint(official, target='classifier')
     with pytest.raises(CheckpointError, match='deit_distilled.pth'):
         FrozenTeacher(_classifier(), path, layout='auto')
     teacher = FrozenTeacher(_classifier(distilled=True), path, layout='auto')
@@ -262,7 +266,7 @@ def mae_file(tmp_path_factory):
 def test_mae_pretrain_decoder_dropped(mae_file, x):
     source, official, path = mae_file
     assert detect_layout(official) == 'timm'
-    weights, dropped = convert_vit({'model': official})
+    weights, dropped = convert_checkpoint({'model': official})
     assert dropped == sorted(DECODER)
     assert not any('decoder' in k or 'mask' in k for k in weights)
     teacher = FrozenTeacher(MAE_VIT, path, layout='auto')
@@ -278,7 +282,7 @@ def test_mae_pretrain_decoder_dropped(mae_file, x):
     # an unknown official key is refused, by name, never skipped
     extra = dict(official, **{'blocks.0.ls1.gamma': torch.ones(64)})
     with pytest.raises(CheckpointError, match=r'blocks\.0\.ls1\.gamma'):
-        convert_vit(extra)
+        convert_checkpoint(extra)
 
 
 @pytest.mark.parametrize('prefix', ['backbone.', 'module.backbone.'])
@@ -310,10 +314,10 @@ def test_dino_full_checkpoint(prefix, x, tmp_path):
     head_keys = sorted(prefix[:-len('backbone.')] + k for k in dino_head)
     assert teacher.record['dropped'] == head_keys
     _assert_taps_equal(teacher, nets['teacher'], x)
-    got, _ = convert_vit(ckpt, entry='student')
+    got, _ = convert_checkpoint(ckpt, entry='student')
     _assert_same(got, nets['student'].state_dict())
     with pytest.raises(CheckpointError, match="no 'ema' entry"):
-        convert_vit(ckpt, entry='ema')
+        convert_checkpoint(ckpt, entry='ema')
 
 
 def test_mmpretrain_classifier_and_backbone(x, tmp_path):
@@ -348,7 +352,7 @@ def test_mmpretrain_selfsup_mae(x, tmp_path):
     assert teacher.record['dropped'] == neck
     _assert_taps_equal(teacher, source.backbone, x)
     with pytest.raises(CheckpointError, match='no classification head'):
-        convert_vit(state, target='classifier')
+        convert_checkpoint(state, target='classifier')
 
 
 def test_unknown_layout_is_refused(tmp_path):
@@ -362,12 +366,12 @@ def test_unknown_layout_is_refused(tmp_path):
         detect_layout(resnet)
     assert 'conv1.weight' in str(err.value)
     with pytest.raises(CheckpointError, match='conv1.weight'):
-        convert_vit({'state_dict': resnet})
+        convert_checkpoint({'state_dict': resnet})
     path = _save(resnet, tmp_path / 'resnet.pth')
     with pytest.raises(CheckpointError, match='resnet.pth'):
         FrozenTeacher(RAW_VIT, path, layout='auto')
     with pytest.raises(CheckpointError, match="layout 'mae'"):
-        convert_vit(resnet, layout='mae')
+        convert_checkpoint(resnet, layout='mae')
     with pytest.raises(ValueError, match='prefix'):
         FrozenTeacher(RAW_VIT, path, prefix='student.', layout='auto')
 
@@ -418,3 +422,177 @@ def test_tool_writes_nothing_on_error(tool, bad, tmp_path):
     assert message.startswith('convert_teacher.py: error:')
     assert '\n' not in message and str(src) in message
     assert list(out_dir.iterdir()) == []
+
+
+# timm's RegNet (DeiT's RegNetY-16GF teacher, ``regnety_160-a5fe301d.pth``):
+# timm's own model, its own names and forward
+TIMM_SMALL, ARCH_SMALL, WIDTH_SMALL = 'regnety_004', 'regnety_400mf', 440
+one_thread = pytest.mark.usefixtures('one_thread_mmpretrain')
+
+
+def _regnety(arch: str, width: int, classes: int = 10) -> dict:
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(type='RegNetY', arch=arch),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(
+            type='LinearClsHead', num_classes=classes, in_channels=width))
+
+
+@pytest.fixture(scope='module')
+def photos() -> torch.Tensor:
+    """Four real photos (scikit-image), 128 px, ImageNet-normalised,
+    [4, 3, 128, 128]."""
+    from skimage import data
+    images = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    x = torch.cat([
+        F.interpolate(
+            torch.from_numpy(img).permute(2, 0, 1)[None].float(),
+            size=(128, 128),
+            mode='bilinear',
+            antialias=True) for img in images
+    ])
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@pytest.fixture(scope='module')
+def timm_regnety(tmp_path_factory):
+    """timm's RegNetY-400MF, 10 classes, every BN's statistics and affine
+    parameters random (timm starts them at 0 / 1 and zeroes each block's
+    last BN weight), SE and head biases too; eval mode. Saved bare and as
+    DeiT's teacher file is (``{'model': state_dict}``)."""
+    torch.manual_seed(12)
+    model = timm.create_model(TIMM_SMALL, pretrained=False, num_classes=10)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.1)
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.num_batches_tracked.fill_(31250)
+            elif isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and \
+                    m.bias is not None:
+                m.bias.normal_(0, 0.1)
+    model.eval()
+    state = model.state_dict()
+    root = tmp_path_factory.mktemp('timm_regnet')
+    paths = dict(
+        bare=_save(state, root / 'regnety_004.pth'),
+        deit=_save({'model': state}, root / 'regnety_004-deit.pth'))
+    return model, state, paths
+
+
+def test_timm_regnet_layout_every_key(timm_regnety):
+    _, state, _ = timm_regnety
+    assert 'stem.conv.weight' in state and 's1.b1.se.fc1.weight' in state
+    module = {f'module.{k}': v for k, v in state.items()}  # DDP
+    for ckpt in (state, {'model': state}, {'model': module}):
+        assert detect_layout(ckpt) == 'timm-regnet'
+    got, dropped = convert_checkpoint({'model': state}, target='classifier')
+    own = MODELS.build(_regnety(ARCH_SMALL, WIDTH_SMALL)).state_dict()
+    assert sorted(got) == sorted(own) and dropped == []
+    assert all(got[k].shape == own[k].shape for k in own)
+    # every source tensor lands once, unchanged
+    assert sorted(id(v) for v in got.values()) == sorted(
+        id(v) for v in state.values())
+    assert torch.equal(got['backbone.layer2.0.se.conv1.conv.bias'],
+                       state['s2.b1.se.fc1.bias'])
+    assert torch.equal(got['backbone.layer4.5.bn3.running_var'],
+                       state['s4.b6.conv3.bn.running_var'])
+    backbone, dropped = convert_checkpoint(state, 'timm-regnet')
+    assert dropped == ['head.fc.bias', 'head.fc.weight']
+    assert sorted(backbone) == sorted(k[len('backbone.'):] for k in own
+                                      if k.startswith('backbone.'))
+
+
+@one_thread
+@pytest.mark.parametrize('file,layout', [('bare', 'auto'), ('deit', 'auto'),
+                                         ('deit', 'timm-regnet')])
+def test_timm_regnet_teacher_logits(timm_regnety, photos, file, layout):
+    """The timm file itself as a LIB-KD teacher's checkpoint: logits equal
+    timm's own forward on real photos."""
+    model, _, paths = timm_regnety
+    teacher = build_teacher(
+        dict(
+            type='FrozenTeacher',
+            model=_regnety(ARCH_SMALL, WIDTH_SMALL),
+            checkpoint=paths[file],
+            layout=layout))
+    assert teacher.record['layout'] == 'timm-regnet'
+    assert teacher.record['dropped'] == []
+    with torch.no_grad():
+        expected = model(photos)  # [4, 10]
+    got = teacher.logits(photos)
+    # the same layers in the same order: measured 0.0
+    assert (got - expected).abs().max() < 1e-5
+    assert expected.std(0).mean() > 0.1  # the photos' logits differ
+
+
+@one_thread
+def test_tool_converts_timm_regnet(tool, timm_regnety, photos, tmp_path,
+                                   capsys):
+    model, _, paths = timm_regnety
+    out = str(tmp_path / 'regnety_400mf.pth')
+    tool.main([paths['deit'], out, '--target', 'classifier'])
+    line = capsys.readouterr().out
+    assert 'timm-regnet -> classifier' in line and '0 keys dropped' in line
+    saved = torch.load(out, map_location='cpu', weights_only=True)
+    assert saved['meta']['layout'] == 'timm-regnet'
+    assert detect_layout(saved) == 'mmpretrain'
+    with torch.no_grad():
+        expected = model(photos)
+    for layout in ('mmpretrain', 'auto'):  # as written, or detected
+        teacher = FrozenTeacher(
+            _regnety(ARCH_SMALL, WIDTH_SMALL), out, layout=layout)
+        assert (teacher.logits(photos) - expected).abs().max() < 1e-5
+    # a bare backbone: the head is dropped and reported
+    bare = str(tmp_path / 'regnety_400mf_backbone.pth')
+    tool.main([paths['bare'], bare])
+    assert '2 keys dropped [head.fc.bias, head.fc.weight]' in \
+        capsys.readouterr().out
+    FrozenTeacher(dict(type='RegNetY', arch=ARCH_SMALL), bare)
+
+
+def test_timm_regnety_160_loads_strictly():
+    """DeiT's teacher, timm's ``regnety_160``, into the plugin's
+    ``regnety_16gf`` classifier: every key and shape (on the meta device:
+    names and shapes only, no 84 M values)."""
+    with torch.device('meta'):
+        source = timm.create_model('regnety_160', pretrained=False)
+        target = MODELS.build(_regnety('regnety_16gf', 3024, 1000))
+    assert round(sum(p.numel() for p in source.parameters()) / 1e6, 1) == 83.6
+    weights, dropped = convert_checkpoint({'model': source.state_dict()},
+                                          target='classifier')
+    assert dropped == []
+    load_weights_strict(target, weights, 'regnety_160')
+    assert target.backbone.stage_widths == [224, 448, 1232, 3024]
+
+
+def test_mismatched_regnet_refused(timm_regnety):
+    _, state, paths = timm_regnety
+
+    def teacher(cfg, layout='auto'):
+        return FrozenTeacher(cfg, paths['deit'], layout=layout)
+
+    # another RegNetY arch: its stages, and the file, are named
+    with pytest.raises(CheckpointError) as err:
+        teacher(_regnety('regnety_800mf', 768))
+    message = str(err.value)
+    assert 'regnety_004-deit.pth' in message
+    assert 'stages (blocks x width): 1x48 3x104 6x208 6x440 in the ' \
+        'checkpoint, 1x64 3x128 8x320 2x768 in the model' in message
+    with pytest.raises(
+            CheckpointError,
+            match=r'head\.fc\.weight: \(10, 440\) vs \(1000, 440'):
+        teacher(_regnety(ARCH_SMALL, WIDTH_SMALL, classes=1000))
+    with pytest.raises(CheckpointError, match='does not fit Vision'):
+        teacher(RAW_VIT)
+    # ViT names asked of a RegNet file, and a timm key the table lacks
+    with pytest.raises(CheckpointError, match=r'no MMPretrain name: \[stem'):
+        teacher(_regnety(ARCH_SMALL, WIDTH_SMALL), layout='timm')
+    extra = dict(state, **{'final_conv.conv.weight': torch.ones(8, 440)})
+    with pytest.raises(CheckpointError, match=r'final_conv\.conv\.weight'):
+        convert_checkpoint(extra)

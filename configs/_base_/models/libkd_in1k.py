@@ -43,12 +43,14 @@ def _student(arch, width):
         ])
 
 
-# RegNetY-16GF (83.6 M): pycls's architecture with SE, in this plugin's
-# (MMPretrain) key layout; override the path with your checkpoint
+# RegNetY-16GF (83.6 M): pycls's architecture with SE; DeiT's teacher file
+# (timm names) as it is, or the plugin's (MMPretrain) names, e.g. that file
+# converted by tools/convert_teacher.py: layout='auto' tells them apart
 libkd_teacher_regnety = dict(
     type='FrozenTeacher',
     model=_classifier(dict(type='RegNetY', arch='regnety_16gf'), 3024),
-    checkpoint='checkpoints/regnety-16gf_in1k.pth')
+    checkpoint='checkpoints/regnety_160-a5fe301d.pth',
+    layout='auto')
 # RedNet-101 (25.7 M, 78.9 % top-1): the official d-li14/involution
 # checkpoint (mmcls layout) loads as it is
 libkd_teacher_rednet = dict(
