@@ -2,7 +2,7 @@
 
     python tools/benchmark.py [CASE ...] [--warmup N] [--steps N]
         [--batch-size N] [--device cpu|cuda] [--out FILE.json] [--list]
-        [--images N] [--work-dir DIR]
+        [--images N] [--shard-size N] [--work-dir DIR]
 
 Each arm of a case is built from its config as MMEngine's runner builds it
 (or from one part of its model, e.g. a distiller's student) and runs, on a
@@ -133,19 +133,29 @@ LIBKD_FMNIST_PLAIN = ('configs/libkd/supervised_vit-96d4l-p7_crop_1xb256-'
                       'adamw-3e_fashion-mnist.py')
 LIBKD_IN1K = ('configs/libkd/libkd{}_deit-small-p16_regnety-16gf-rednet-101_'
               '8xb128-amp-coslr-300e_in1k.py')
+DEIT_S = 'mmpretrain::deit/deit-small_4xb256_in1k.py'
+DEIT_S_AS_STUDENT = {
+    'model.backbone.drop_path_rate': 0.1,
+    'optim_wrapper.clip_grad': None
+}
 
 
-def libkd_case(config: str, teachers: Tuple[str, ...], plain: str,
+def libkd_case(config: str,
+               teachers: Tuple[str, ...],
+               plain: str,
+               plain_overrides: Optional[dict] = None,
                **shape) -> Case:
     """LIB-KD's multi-token student offline (stored teacher labels, no
     teacher runs; target <= 1.05) and online (every teacher on every
-    batch) against the plain supervised student of the same size."""
+    batch) against the plain supervised student of the same size (the
+    same ViT, drop path and optimiser, without the distillation tokens and
+    their heads)."""
     no_ckpt = {f'model.teachers.{t}.checkpoint': None for t in teachers}
     return Case(
         arms=[
             Arm('offline', config.format('-offline')),
             Arm('online', config.format(''), no_ckpt),
-            Arm('plain', plain),
+            Arm('plain', plain, plain_overrides),
         ],
         ratios=[('offline', 'plain'), ('online', 'plain')],
         **shape)
@@ -218,10 +228,11 @@ CASES: Dict[str, Case] = {
     # RedNet-26 teachers (16 channels), against the same ViT on labels
     'libkd_vs_student':
     libkd_case(LIBKD_FMNIST, ('resnet', 'rednet'), LIBKD_FMNIST_PLAIN),
-    # DeiT-S, RegNetY-16GF and RedNet-101 teachers, 224 px, batch 4
+    # DeiT-S, RegNetY-16GF and RedNet-101 teachers, 224 px, batch 4; plain:
+    # MMPretrain's DeiT-S with the student's drop path, no gradient clip
     'libkd_vs_student_in1k':
-    libkd_case(LIBKD_IN1K, ('regnety', 'rednet'),
-               'mmpretrain::deit/deit-small_4xb256_in1k.py', **IN1K),
+    libkd_case(LIBKD_IN1K, ('regnety', 'rednet'), DEIT_S, DEIT_S_AS_STUDENT,
+               **IN1K),
 }
 
 IN1K_IMAGES = 1281167  # ImageNet-1K's training set
@@ -233,9 +244,11 @@ def libkd_store(args: argparse.Namespace) -> dict:
     """LIB-KD's data side on the first ``--images`` Fashion-MNIST training
     images, with seeded random-init teachers, in ``--work-dir`` (default: a
     temporary folder): ``tools/precompute_logits.py`` against the same
-    teachers' pure inference (target >= 0.9), the store's bytes and their
-    projection to ImageNet-1K, and reading stored views against plain
-    random-resized crops of the same images."""
+    teachers' pure inference (target >= 0.9), each of its shards paired
+    with the inference of as many views right after it (so that machine
+    noise hits both alike), the store's bytes and their projection to
+    ImageNet-1K, and reading stored views against plain random-resized
+    crops of the same images."""
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or tmp
         os.makedirs(work, exist_ok=True)
@@ -254,10 +267,13 @@ def libkd_store(args: argparse.Namespace) -> dict:
         wrapper = cfg.train_dataloader.dataset
         batch = args.batch_size or cfg.train_dataloader.batch_size
         views = args.images * wrapper.num_views
-        log(f'libkd_store: precomputing {views} views, batch {batch}')
-        made = precompute(config, options, batch, args.device)
-        log('libkd_store: pure teacher inference on as many views')
-        pure = teacher_inference(wrapper.teachers, views, batch, args.device)
+        log(f'libkd_store: precomputing {views} views, batch {batch}, '
+            f'shards of {args.shard_size} images, each followed by pure '
+            'teacher inference on as many views')
+        infer = teacher_inference(wrapper.teachers, batch, args.device)
+        made = precompute(config, options, batch, args.shard_size, args.device,
+                          lambda images: infer(images * wrapper.num_views))
+        pure = sum(r['inference_s'] for r in made['rounds'])
         throughput = dict(
             precompute=dict(
                 views=views,
@@ -267,7 +283,10 @@ def libkd_store(args: argparse.Namespace) -> dict:
             inference=dict(
                 views=views, seconds=pure, views_per_s=views / pure),
             ratio=pure / made['shards_s'],
-            ratio_is='precompute views/s (shards) / inference views/s')
+            ratio_median=statistics.median(r['inference_s'] / r['shard_s']
+                                           for r in made['rounds']),
+            ratio_is='precompute views/s (shards) / inference views/s; '
+            'median: of the paired rounds')
         storage = store_bytes(wrapper, args.images)
         log(f'libkd_store: reading stored views, {args.steps} passes')
         read = read_views(cfg, args)
@@ -282,6 +301,7 @@ def libkd_store(args: argparse.Namespace) -> dict:
             teachers=list(wrapper.teachers),
             topk=wrapper.topk,
             batch_size=batch,
+            shard_size=args.shard_size,
             warmup=args.warmup,
             steps=args.steps,
             device=args.device,
@@ -303,43 +323,56 @@ def seeded_teachers(teachers: dict, work: str) -> Dict[str, str]:
     return paths
 
 
-def precompute(config: str, options: dict, batch: int, device: str) -> dict:
+def precompute(config: str, options: dict, batch: int, shard_size: int,
+               device: str, after_shard: Callable[[int], float]) -> dict:
     """Run ``tools/precompute_logits.py`` in this process: seconds in all
-    and in its shard loop (views, teachers, writes: no dataset loading,
-    fingerprint or checksums of checkpoints)."""
+    and in its shards (views, teachers, writes: no dataset loading,
+    fingerprint, checksums of checkpoints or building of teachers); after
+    each shard, ``after_shard(images)`` (seconds) makes a round with it."""
     spec = importlib.util.spec_from_file_location(
         'precompute_logits', osp.join(ROOT, 'tools/precompute_logits.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    run, shards = tool.run, []
+    shard, rounds = tool.Job.shard, []
 
-    def timed_run(*args, **kwargs) -> None:
+    def timed_shard(*args, **kwargs) -> int:
         start = time.perf_counter()
-        run(*args, **kwargs)
-        shards.append(time.perf_counter() - start)
+        images = shard(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        rounds.append(
+            dict(
+                images=images,
+                shard_s=seconds,
+                inference_s=after_shard(images)))
+        return images
 
-    tool.run = timed_run
+    tool.Job.shard = timed_shard
     argv = [
         osp.join(ROOT, config), '--batch-size',
-        str(batch), '--device', device, '--cfg-options',
+        str(batch), '--shard-size',
+        str(shard_size), '--device', device, '--cfg-options',
         *[f'{k}={v}' for k, v in options.items()]
     ]
     start = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # stdout: the JSON only
         complete = tool.main(argv)
     total = time.perf_counter() - start
-    if not complete or len(shards) != 1:
+    if not complete or not rounds:
         raise RuntimeError('precompute_logits.py did not finish the store')
-    return dict(total_s=total, shards_s=shards[0])
+    paired = sum(r['inference_s'] for r in rounds)
+    return dict(
+        total_s=total - paired,
+        shards_s=sum(r['shard_s'] for r in rounds),
+        rounds=rounds)
 
 
-def teacher_inference(teachers: dict, views: int, batch: int,
-                      device: str) -> float:
-    """Seconds of the teachers' fp32 forward, in inference mode, on
-    ``views`` tensors made beforehand, ``batch`` at a time."""
+def teacher_inference(teachers: dict, batch: int,
+                      device: str) -> Callable[[int], float]:
+    """A function of a number of views that returns the seconds of the
+    teachers' fp32 forward, in inference mode, on that many tensors made
+    beforehand, ``batch`` at a time."""
     from mmkd_plugin.teachers import build_teacher
     models = [build_teacher(t).to(device).float() for t in teachers.values()]
-    inputs = torch.randn(views, *FMNIST_SHAPE, device=device)  # [V, C, H, W]
 
     @torch.inference_mode()
     def infer(batches) -> None:
@@ -347,8 +380,12 @@ def teacher_inference(teachers: dict, views: int, batch: int,
             for model in models:
                 model.logits(x)
 
-    infer(inputs[:batch].split(batch))  # warm-up
-    return timer(lambda: infer(inputs.split(batch)), device)()
+    def seconds(views: int) -> float:
+        inputs = torch.randn(views, *FMNIST_SHAPE, device=device)
+        return timer(lambda: infer(inputs.split(batch)), device)()
+
+    seconds(batch)  # warm-up
+    return seconds
 
 
 def store_bytes(wrapper, images: int) -> dict:
@@ -656,6 +693,11 @@ def parse_args() -> argparse.Namespace:
         default=2048,
         help='libkd_store: the first N Fashion-MNIST training images')
     parser.add_argument(
+        '--shard-size',
+        type=int,
+        default=256,
+        help='libkd_store: images per shard, each a timed round')
+    parser.add_argument(
         '--work-dir',
         help='libkd_store: keep its checkpoints and store here (default: '
         'a temporary folder, removed)')
@@ -666,8 +708,9 @@ def parse_args() -> argparse.Namespace:
         parser.exit(
             2, f'benchmark.py: error: unknown case '
             f'{", ".join(unknown)}; valid: {", ".join(valid)}\n')
-    if args.steps < 1 or args.warmup < 0 or args.images < 1:
-        parser.error('--steps and --images must be >= 1, --warmup >= 0')
+    if min(args.steps, args.images, args.shard_size) < 1 or args.warmup < 0:
+        parser.error('--steps, --images and --shard-size must be >= 1, '
+                     '--warmup >= 0')
     return args
 
 

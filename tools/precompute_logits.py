@@ -10,8 +10,8 @@ training run accepts; the format is documented in
 ``mmkd_plugin/datasets/logit_store.py``. Teachers run in inference mode and
 in fp32 (involution is not fp16-safe) on the pipeline's views up to the
 replayed crop (later, student-only augmentations are not applied),
-normalised by the config's data preprocessor; ``--batch-size`` views per
-forward, batches never spanning two shards.
+normalised by the config's data preprocessor; a forward takes the views of
+``--batch-size // num_views`` images, never of two shards.
 
     python tools/precompute_logits.py CONFIG [--workers 4]
     python -m torch.distributed.run --nproc_per_node 8 \\
@@ -97,53 +97,53 @@ class Job:
                 getattr(self.preprocessor, 'std', None))
             self.teachers.append(teacher)
 
-    def views(self, first: int, stop: int, records: np.ndarray):
-        """Yield ``(row, view, image [C, H, W])``; fill boxes and flips."""
-        n, seed = self.spec['num_views'], self.spec['seed']
-        for row, idx in enumerate(range(first, stop)):
-            results = self.load(self.dataset.get_data_info(idx))
-            boxes, flips = self.replay.sample_views(results['img'].shape[:2],
-                                                    n, seed, idx)
-            records['boxes'][row], records['flips'][row] = boxes, flips
-            for v in range(n):
-                view = dict(results, kd_view=dict(box=boxes[v], flip=flips[v]))
-                yield row, v, self.pack(self.replay(view))['inputs']
+    def render(self, indices: range, records: np.ndarray) -> torch.Tensor:
+        """Views ``[I * N, C, H, W]`` (uint8, image-major) of images
+        ``indices``; fills their records' boxes and flips."""
+        images = [
+            self.load(self.dataset.get_data_info(i))['img'] for i in indices
+        ]
+        boxes, flips = self.replay.sample_views(
+            [img.shape[:2] for img in images], self.spec['num_views'],
+            self.spec['seed'], indices)  # [I, N, 4], [I, N]
+        records['boxes'], records['flips'] = boxes, flips
+        return torch.stack([
+            PackInputs.format_input(self.replay.render(img, box, flip))
+            for img, img_boxes, img_flips in zip(images, boxes, flips)
+            for box, flip in zip(img_boxes, img_flips)
+        ])
 
-    @torch.no_grad()
-    def label(self, images: List[torch.Tensor]):
-        """Top-k ``(labels, probs)`` ``[T, B, k]`` of a batch of views."""
-        inputs = self.preprocessor(dict(inputs=images))['inputs']
+    @torch.inference_mode()
+    def label(self, views: torch.Tensor):
+        """Top-k ``(labels, probs)`` ``[T, V, k]`` of views ``[V, C, H,
+        W]``."""
+        inputs = self.preprocessor(dict(inputs=views))['inputs']
         out = []
         for teacher in self.teachers:
-            probs = teacher.logits(inputs).softmax(-1)  # [B, C]
+            probs = teacher.logits(inputs).softmax(-1)  # [V, C]
             out.append(probs.topk(self.spec['topk'], dim=-1))
         labels = torch.stack([o.indices for o in out]).cpu().numpy()
         probs = torch.stack([o.values for o in out]).cpu().numpy()
         return labels, probs
 
     def shard(self, shard: int) -> int:
-        """Compute and write one shard; returns its number of images."""
+        """Compute and write one shard; returns its number of images.
+        A batch is the views of ``--batch-size // num_views`` images."""
         first, stop = self.writer.shard_range(shard)
         records = np.zeros(stop - first, self.writer.dtype)
         records['index'] = np.arange(first, stop)
-        batch = []
-        for item in self.views(first, stop, records):
-            batch.append(item)
-            if len(batch) == self.batch_size:
-                self._store(batch, records)
-                batch = []
-        if batch:
-            self._store(batch, records)
+        step = max(1, self.batch_size // self.spec['num_views'])
+        for start in range(first, stop, step):
+            indices = range(start, min(start + step, stop))
+            rows = records[start - first:indices.stop - first]  # a view
+            labels, probs = self.label(self.render(indices, rows))
+            # [T, I * N, k] -> [T, I, N, k] -> the records' [I, T, N, k]
+            shape = (-1, len(indices), self.spec['num_views'],
+                     self.spec['topk'])
+            rows['labels'] = labels.reshape(shape).transpose(1, 0, 2, 3)
+            rows['probs'] = probs.reshape(shape).transpose(1, 0, 2, 3)
         self.writer.write_shard(shard, records)
         return stop - first
-
-    def _store(self, batch: list, records: np.ndarray) -> None:
-        rows = np.array([b[0] for b in batch])
-        views = np.array([b[1] for b in batch])
-        labels, probs = self.label([b[2] for b in batch])  # [T, B, k]
-        for t in range(len(self.teachers)):
-            records['labels'][rows, t, views] = labels[t]
-            records['probs'][rows, t, views] = probs[t]
 
 
 def run(cfg: Config,
@@ -199,7 +199,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--batch-size',
         type=int,
         default=256,
-        help='views per teacher forward')
+        help='views per teacher forward (whole images: rounded down to a '
+        'multiple of the views per image)')
     parser.add_argument(
         '--shard-size',
         type=int,

@@ -62,6 +62,8 @@ def tool_run(tmp_path_factory):
         '8',
         '--images',
         str(IMAGES),
+        '--shard-size',
+        '5',
         '--work-dir',
         str(root / 'libkd'),
         '--out',
@@ -242,6 +244,14 @@ def test_libkd_store_throughput_and_storage(tool_run):
     assert made['views_per_s_end_to_end'] == pytest.approx(views /
                                                            made['total_s'])
     assert pure['views_per_s'] == pytest.approx(views / pure['seconds'])
+    # each shard is a round with the inference of as many views after it
+    rounds = made['rounds']
+    assert [r['images'] for r in rounds] == [5, 5, 2]
+    assert made['shards_s'] == pytest.approx(sum(r['shard_s'] for r in rounds))
+    assert pure['seconds'] == pytest.approx(
+        sum(r['inference_s'] for r in rounds))
+    assert case['throughput']['ratio_median'] == pytest.approx(
+        statistics.median(r['inference_s'] / r['shard_s'] for r in rounds))
     assert case['throughput']['ratio'] == pytest.approx(made['views_per_s'] /
                                                         pure['views_per_s'])
     # the store on disk, measured here; its record as logit_store.py
