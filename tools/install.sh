@@ -22,8 +22,8 @@ STACK=(mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 mmsegmentation==1.2.2
        'setuptools<82' opencv-python 'pycocotools>=2.0.8' matplotlib
        scikit-learn scikit-image pytest flake8 isort yapf
        ftfy regex  # mmseg.models imports its CLIP tokenizer's deps
-       timm)  # the timm-RegNet teacher tests build timm's own model (1.0.31
-              # resolves against torch 2.14.1 / torchvision 0.29.1 as is)
+       timm==1.0.31)  # the timm-RegNet teacher tests build timm's own
+                      # model; it resolves against torch / torchvision as is
 
 say() { printf '[install] %s\n' "$*"; }
 
