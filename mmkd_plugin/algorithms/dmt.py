@@ -30,8 +30,12 @@ class DMT(BaseDistiller):
     Args:
         student: MMPretrain ``VisionTransformer`` config (or a classifier's:
             its backbone is taken).
-        teachers: name -> :class:`FrozenTeacher` config, or a list of
-            configs each with a ``name``.
+        teachers: name -> :class:`FrozenTeacher` config, in order by name
+            (:func:`~mmkd_plugin.teachers.teachers_by_name`, whatever the
+            order written: ``Config.dump`` sorts keys), or a list of
+            configs each with a ``name``, in the order written. Per-teacher
+            positions follow this order: the heads' ``weights`` lists,
+            adapters and projectors.
         blocks: name -> tapped teacher block (0-based); default the last.
         tfd, sfd: head configs; the widths are filled in here.
         mask_ratio: ratio of the student's patches removed, in [0, 1).

@@ -6,7 +6,8 @@ import torch
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mmkd_plugin.heads import MultiTokenClsHead, in_token_order
+from mmkd_plugin.heads import MultiTokenClsHead
+from mmkd_plugin.teachers import teachers_by_name
 from .base import BaseDistiller
 
 
@@ -18,7 +19,7 @@ class LIBKD(BaseDistiller):
     :class:`~mmkd_plugin.models.MultiTokenViT` backbone and a
     :class:`~mmkd_plugin.heads.MultiTokenClsHead`; distillation token ``k``
     learns from the ``k``-th teacher by name
-    (:func:`~mmkd_plugin.heads.in_token_order`). The
+    (:func:`~mmkd_plugin.teachers.teachers_by_name`). The
     teachers' logits on the (mixed, if Mixup / CutMix) batch go into the
     data samples as ``teacher_logits`` and the student's head computes
     ``CE(cls) + sum_k w_k KD_k``; offline training (stored labels,
@@ -39,8 +40,8 @@ class LIBKD(BaseDistiller):
                  fp32_teachers: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(student, in_token_order(teachers), data_preprocessor,
-                         init_cfg)
+        super().__init__(student, teachers_by_name(teachers),
+                         data_preprocessor, init_cfg)
         head = self.student.head
         if not isinstance(head, MultiTokenClsHead) or \
                 head.num_dist_tokens != len(self.teachers):

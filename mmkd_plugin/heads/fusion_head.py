@@ -45,11 +45,16 @@ class FusionDistillHead(BaseModule):
 
     Args:
         in_dims: the student's width.
-        teacher_dims: name -> teacher width, in the teachers' order.
+        teacher_dims: name -> teacher width, in the teachers' order
+            (DMT's: by name for a dict config, as written for a list, see
+            :func:`~mmkd_plugin.teachers.multi.named_teachers`); the
+            adapters, the ``'none'`` projectors and ``weights`` are by
+            position in it.
         fusion: ``'mean'``, ``'learned'`` or ``'none'``.
-        weights: one positive weight per teacher, normalised to sum to 1:
-            the fixed fusion weights (``'mean'``), the initial ones
-            (``'learned'``) or the loss weights (``'none'``).
+        weights: one positive weight per teacher, in the teachers' order,
+            normalised to sum to 1: the fixed fusion weights (``'mean'``),
+            the initial ones (``'learned'``) or the loss weights
+            (``'none'``).
         embed_dims: width of the fused space; default the widest teacher.
         hidden_dims: hidden width of an MLP projector; None: linear.
         loss: config of a loss ``(pred, target) -> scalar``, e.g.

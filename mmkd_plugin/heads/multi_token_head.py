@@ -8,15 +8,13 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
+from mmkd_plugin.teachers.order import teachers_by_name
+
 PREDICT_MODES = ('mean', 'cls')
 
-
-def in_token_order(teachers: Dict[str, dict]) -> Dict[str, dict]:
-    """``teachers`` in the order of the distillation tokens: sorted by
-    name, not as written, because MMEngine sorts keys when it writes a
-    config back (a run's ``work_dir`` copy), and a token order that changed
-    with it would swap what each token (and a stored label) learns from."""
-    return dict(sorted(teachers.items()))
+# The order of the distillation tokens: the teachers' by name (the name
+# LIB-KD's store spec and tools/precompute_logits.py import).
+in_token_order = teachers_by_name
 
 
 @MODELS.register_module()
@@ -27,7 +25,8 @@ class MultiTokenClsHead(ClsHead):
     ``loss``: ``loss_cls`` is ``loss`` (CE to ``gt_label``, or to
     ``gt_score`` under Mixup / CutMix) on the CLS head; ``loss_kd`` is
     ``kd_loss`` on the distillation heads (head ``k`` for the ``k``-th
-    teacher by name, see :func:`in_token_order`) against the teacher
+    teacher by name, see
+    :func:`~mmkd_plugin.teachers.teachers_by_name`) against the teacher
     targets the data samples carry: ``teacher_logits`` ``[T, C]``
     (online: teachers run on the batch) or ``teacher_scores`` ``[T, C]``
     probabilities (offline:

@@ -7,13 +7,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .frozen import FrozenTeacher
+from .order import teachers_by_name
 
 Grid = Tuple[int, int]
 
 
 def named_teachers(
         teachers: Union[Dict[str, dict], Sequence[dict]]) -> Dict[str, dict]:
-    """Teacher configs by name, in order.
+    """Teacher configs by name, in the order every per-teacher position
+    follows: a dict's by name (:func:`teachers_by_name`: a dumped config
+    has its keys sorted), a list's as written (a dump keeps it).
 
     Args:
         teachers: ``name -> FrozenTeacher config``, or a list of configs
@@ -35,7 +38,7 @@ def named_teachers(
     if not named or bad:
         raise ValueError('teachers need names that are identifiers (they '
                          f'name log entries), got {list(named)}')
-    return named
+    return teachers_by_name(named) if isinstance(teachers, dict) else named
 
 
 def patch_grid(vit: nn.Module, image_size: Grid, who: str) -> Grid:
@@ -83,7 +86,8 @@ class MultiTeacher:
 
     Args:
         teachers: name -> built :class:`FrozenTeacher` (each with its own
-            checkpoint, layout and input normalisation).
+            checkpoint, layout and input normalisation), in the order of
+            :func:`named_teachers`, which the outputs keep.
         blocks: name -> tapped block (0-based); a teacher not named taps
             its last block.
         image_size: ``(H, W)`` of the images every teacher is given.

@@ -5,13 +5,17 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 import mmkd_plugin  # noqa: F401
+from mmkd_plugin.heads import in_token_order
 from mmkd_plugin.models.vit_taps import embed_tokens
-from mmkd_plugin.teachers.multi import MultiTeacher, resize_tokens
+from mmkd_plugin.teachers import teachers_by_name
+from mmkd_plugin.teachers.multi import (MultiTeacher, named_teachers,
+                                        resize_tokens)
 
 MEAN, STD = [72.94], [90.02]
 
@@ -391,3 +395,84 @@ def test_build_time_errors():
         tfd=None)
     assert list(model.teachers) == ['b', 'a']
     assert isinstance(model.multi, MultiTeacher)
+
+
+# --- teacher order ----------------------------------------------------------
+
+
+def test_one_order_by_name_for_libkd_and_dmt():
+    assert in_token_order is teachers_by_name  # LIB-KD's tokens
+    written = dict(z=dict(k=1), a=dict(k=2))
+    assert list(teachers_by_name(written)) == ['a', 'z']
+    assert list(named_teachers(written)) == ['a', 'z']
+    listed = [dict(name='z', k=1), dict(name='a', k=2)]
+    assert list(named_teachers(listed)) == ['z', 'a']  # as written
+    assert named_teachers(listed) == written
+
+
+@pytest.mark.parametrize('form', ['dict', 'list'])
+def test_teacher_order_survives_a_config_dump(tmp_path, form):
+    """The copy of a config a run writes (``Config.dump`` sorts dict keys,
+    keeps lists) builds the same DMT: the same teacher order, each adapter,
+    projector and weight with the same teacher, the same loss."""
+    # name -> (width, patch, seed, weight), written out of name order
+    spec = dict(z=(24, 4, 1, 1.), a=(32, 7, 2, 2.), m=(16, 4, 3, 5.))
+    teachers = {
+        name:
+        _teacher(dims, patch,
+                 _seeded_teacher_file(tmp_path, dims, patch, seed)[0])
+        for name, (dims, patch, seed, _) in spec.items()
+    }
+    order = ['a', 'm', 'z']  # by name
+    if form == 'list':
+        teachers = [dict(name=n, **t) for n, t in teachers.items()]
+        order = list(spec)  # as written
+    weights = [spec[n][3] for n in order]  # positional: the teachers' order
+    cfg = Config(
+        dict(
+            model=dict(
+                type='DMT',
+                student=_vit(16, 4),
+                teachers=teachers,
+                tfd=dict(
+                    type='TokenFusionHead', fusion='none', weights=weights),
+                sfd=dict(
+                    type='SpatialFusionHead',
+                    fusion='learned',
+                    weights=weights),
+                data_preprocessor=dict(mean=MEAN, std=STD, to_rgb=False))))
+    cfg.dump(str(tmp_path / 'dumped.py'))
+    dumped = Config.fromfile(str(tmp_path / 'dumped.py'))
+    assert (list(dumped.model.teachers) == ['a', 'm', 'z']) == \
+        (form == 'dict')  # the dump sorted the dict, kept the list
+    torch.manual_seed(3)
+    x = torch.randn(2, 1, 28, 28)
+    models, losses = [], []
+    for c in (cfg, dumped):
+        torch.manual_seed(0)
+        models.append(MODELS.build(c.model).eval())
+        losses.append(models[-1].loss(x))
+    for model in models:
+        assert list(model.teachers) == list(model.multi.dims) == order
+        for head in (model.tfd, model.sfd):
+            assert head.names == order
+            by_name = dict(zip(head.names, head.weights().tolist()))
+            assert by_name == pytest.approx({
+                n: w / 8
+                for n, (*_, w) in spec.items()
+            })
+            widths = [
+                getattr(head, f'adapter{k}').shape[1]
+                for k in range(len(order))
+            ]
+            assert widths == [spec[n][0] for n in order]
+        for name, teacher in model.teachers.items():  # its own checkpoint
+            assert teacher.vit.embed_dims == spec[name][0]
+    first, again = (m.state_dict() for m in models)
+    assert list(first) == list(again)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert set(losses[0]) == {
+        'loss_tfd', 'loss_sfd', *(f'sfd_weight_{n}' for n in order)
+    }
+    for key, value in losses[0].items():
+        assert torch.equal(value, losses[1][key]), key

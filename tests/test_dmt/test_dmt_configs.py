@@ -104,7 +104,11 @@ def test_pretrain_config(size, tmp_path):
     cfg = _cfg(PRETRAIN[size])
     model = cfg.model
     assert model.type == 'DMT' and model.student.arch == STUDENT_ARCH[size]
-    assert list(model.teachers) == ['mae', 'dino', 'clip']
+    assert list(model.teachers) == ['clip', 'dino', 'mae']  # as they run
+    if size == 'tiny':  # the base the three share: its work_dir copy
+        cfg.dump(str(tmp_path / 'dumped.py'))  # (keys sorted) reads the same
+        dumped = Config.fromfile(str(tmp_path / 'dumped.py')).model
+        assert list(dumped.teachers) == list(model.teachers)
     for teacher in model.teachers.values():
         assert teacher.layout == 'timm'
         assert teacher.model.arch == 'base' and teacher.model.patch_size == 16
@@ -131,6 +135,7 @@ def test_pretrain_config(size, tmp_path):
     assert batch['inputs'].shape == (2, 3, 224, 224)
     built, losses = train_one_step(cfg, batch)
     assert set(losses) == {'loss', 'loss_tfd', 'loss_sfd'}
+    assert list(built.teachers) == ['clip', 'dino', 'mae']
     assert built.multi.grids == dict(mae=(14, 14), dino=(14, 14), clip=(7, 7))
     records = built.teacher_records()
     assert [r['layout'] for r in records.values()] == ['timm'] * 3
@@ -205,7 +210,9 @@ def test_fashion_mnist_variants(key):
                  'train_dataloader'):
         assert cfg[part] == mae[part], part
     model = cfg.model
-    assert list(model.teachers) == key[1].split('-')
+    # written in name order, the order they run in
+    assert list(model.teachers) == sorted(model.teachers) == \
+        key[1].split('-')
     for name, teacher in model.teachers.items():
         source = _cfg(FM_TEACHERS[name]).model
         if name == 'sup':  # a classifier, loaded whole

@@ -72,11 +72,12 @@ dmt_sfd = dict(
     loss_weight=1.0)
 
 # DMT with all three teachers, TFD and SFD (here with the ViT-B student);
-# the configs under configs/dmt/ set only the student
+# the configs under configs/dmt/ set only the student. The teachers run in
+# order by name, as written here (per-teacher lists follow it)
 model = dict(
     type='DMT',
     student=dmt_student_base,
     teachers=dict(
-        mae=dmt_teacher_mae, dino=dmt_teacher_dino, clip=dmt_teacher_clip),
+        clip=dmt_teacher_clip, dino=dmt_teacher_dino, mae=dmt_teacher_mae),
     tfd=dmt_tfd,
     sfd=dmt_sfd)
