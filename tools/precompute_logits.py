@@ -41,8 +41,7 @@ from mmpretrain.registry import DATASETS
 import mmkd_plugin  # noqa: F401  registers the plugin
 from mmkd_plugin.datasets import (StoreWriter, find_replay, store_spec,
                                   with_subset)
-from mmkd_plugin.heads import in_token_order
-from mmkd_plugin.teachers import build_teacher
+from mmkd_plugin.teachers import build_teacher, teachers_by_name
 
 
 def wrapper_cfg(cfg: Config) -> dict:
@@ -70,7 +69,7 @@ class Job:
         cut = find_replay(self.dataset)
         self.load, self.replay = Compose(steps[:cut]), steps[cut]
         self.pack = PackInputs()
-        self.teachers_cfg = in_token_order(self.wrapper['teachers'])
+        self.teachers_cfg = teachers_by_name(self.wrapper['teachers'])
         self.batch_size, self.device = args.batch_size, args.device
         self.shard_size, self.teachers = args.shard_size, None
 

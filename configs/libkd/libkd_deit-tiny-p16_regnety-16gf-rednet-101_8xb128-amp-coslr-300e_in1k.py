@@ -12,7 +12,7 @@ _base_ = [
 model = dict(
     type='LIBKD',
     student={{_base_.libkd_student_tiny}},
-    # tokens follow the teachers' names in sorted order (in_token_order)
+    # tokens follow the teachers' names in sorted order (teachers_by_name)
     teachers=dict(
         rednet={{_base_.libkd_teacher_rednet}},
         regnety={{_base_.libkd_teacher_regnety}}),

@@ -1,6 +1,6 @@
 # LIB-KD, online: both teachers run on every batch; the student's
 # distillation tokens learn from the RedNet (involution) and the ResNet
-# (convolution), by name (in_token_order), on random-resized crops.
+# (convolution), by name (teachers_by_name), on random-resized crops.
 _base_ = [
     '../_base_/models/libkd_fashion_mnist.py',
     '../_base_/datasets/fashion_mnist.py',

@@ -8,8 +8,8 @@ from mmcv.transforms import RandomFlip
 from mmpretrain.datasets.transforms import RandomCrop, RandomResizedCrop
 from mmpretrain.registry import DATASETS
 
-from mmkd_plugin.heads import in_token_order
 from mmkd_plugin.losses import topk_to_probs
+from mmkd_plugin.teachers import teachers_by_name
 from mmkd_plugin.utils import sha256sum
 from .logit_store import LogitStore, dataset_fingerprint
 from .view_replay import ReplayResizedCrop
@@ -39,9 +39,9 @@ def store_spec(dataset, teachers: Dict[str, dict], num_views: int, topk: int,
                seed: int) -> dict:
     """What a store for this dataset, these teachers and this config holds
     (see :mod:`~mmkd_plugin.datasets.logit_store`); teachers in token
-    order (:func:`~mmkd_plugin.heads.in_token_order`)."""
+    order (:func:`~mmkd_plugin.teachers.teachers_by_name`)."""
     replay = dataset.pipeline.transforms[find_replay(dataset)]
-    teachers = in_token_order(teachers)
+    teachers = teachers_by_name(teachers)
     classes = {
         name: cfg['model'].get('head', {}).get('num_classes')
         for name, cfg in teachers.items()
@@ -88,9 +88,10 @@ class PrecomputedViewDataset:
     data sample's ``kd_view`` meta), and sets the data sample's
     ``teacher_scores``: ``[T, C]`` float32 probabilities (each
     teacher's top-k, the rest of the mass spread uniformly), teachers in
-    token order (by name: :func:`~mmkd_plugin.heads.in_token_order`). A
-    store that does not match the dataset, the teachers' checkpoints or
-    this config is refused (the error lists what differs).
+    token order (by name:
+    :func:`~mmkd_plugin.teachers.teachers_by_name`). A store that does not
+    match the dataset, the teachers' checkpoints or this config is refused
+    (the error lists what differs).
 
     Args:
         dataset: config (or instance) of an MMPretrain dataset whose

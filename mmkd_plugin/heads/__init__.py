@@ -1,7 +1,4 @@
 from .fusion_head import SpatialFusionHead, TokenFusionHead
-from .multi_token_head import MultiTokenClsHead, in_token_order
+from .multi_token_head import MultiTokenClsHead
 
-__all__ = [
-    'SpatialFusionHead', 'TokenFusionHead', 'MultiTokenClsHead',
-    'in_token_order'
-]
+__all__ = ['SpatialFusionHead', 'TokenFusionHead', 'MultiTokenClsHead']

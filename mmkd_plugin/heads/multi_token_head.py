@@ -8,13 +8,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
-from mmkd_plugin.teachers.order import teachers_by_name
-
 PREDICT_MODES = ('mean', 'cls')
-
-# The order of the distillation tokens: the teachers' by name (the name
-# LIB-KD's store spec and tools/precompute_logits.py import).
-in_token_order = teachers_by_name
 
 
 @MODELS.register_module()
