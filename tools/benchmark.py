@@ -286,7 +286,9 @@ def libkd_store(args: argparse.Namespace) -> dict:
             ratio_median=statistics.median(r['inference_s'] / r['shard_s']
                                            for r in made['rounds']),
             ratio_is='precompute views/s (shards) / inference views/s; '
-            'median: of the paired rounds')
+            'median: of the paired rounds',
+            render_share=made['render_s'] / made['shards_s'],
+            label_over_inference=made['label_s'] / pure)
         storage = store_bytes(wrapper, args.images)
         log(f'libkd_store: reading stored views, {args.steps} passes')
         read = read_views(cfg, args)
@@ -327,15 +329,32 @@ def precompute(config: str, options: dict, batch: int, shard_size: int,
                device: str, after_shard: Callable[[int], float]) -> dict:
     """Run ``tools/precompute_logits.py`` in this process: seconds in all
     and in its shards (views, teachers, writes: no dataset loading,
-    fingerprint, checksums of checkpoints or building of teachers); after
-    each shard, ``after_shard(images)`` (seconds) makes a round with it."""
+    fingerprint, checksums of checkpoints or building of teachers), and in
+    the shards' two parts, ``Job.render`` (load, sample and crop the views)
+    and ``Job.label`` (normalise, teachers, top-k); after each shard,
+    ``after_shard(images)`` (seconds) makes a round with it."""
     spec = importlib.util.spec_from_file_location(
         'precompute_logits', osp.join(ROOT, 'tools/precompute_logits.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    shard, rounds = tool.Job.shard, []
+    parts, rounds = dict(render=0.0, label=0.0), []
+
+    def timed(method: Callable, part: str) -> Callable:
+
+        def wrapped(*args, **kwargs):
+            start = time.perf_counter()
+            out = method(*args, **kwargs)
+            parts[part] += time.perf_counter() - start
+            return out
+
+        return wrapped
+
+    for part in parts:  # the shard's two parts: views, then teachers
+        setattr(tool.Job, part, timed(getattr(tool.Job, part), part))
+    shard = tool.Job.shard
 
     def timed_shard(*args, **kwargs) -> int:
+        before = dict(parts)
         start = time.perf_counter()
         images = shard(*args, **kwargs)
         seconds = time.perf_counter() - start
@@ -343,6 +362,8 @@ def precompute(config: str, options: dict, batch: int, shard_size: int,
             dict(
                 images=images,
                 shard_s=seconds,
+                **{f'{k}_s': parts[k] - before[k]
+                   for k in parts},
                 inference_s=after_shard(images)))
         return images
 
@@ -363,6 +384,10 @@ def precompute(config: str, options: dict, batch: int, shard_size: int,
     return dict(
         total_s=total - paired,
         shards_s=sum(r['shard_s'] for r in rounds),
+        **{
+            f'{k}_s': v
+            for k, v in parts.items()
+        },
         rounds=rounds)
 
 

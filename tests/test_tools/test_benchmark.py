@@ -252,6 +252,15 @@ def test_libkd_store_throughput_and_storage(tool_run):
         sum(r['inference_s'] for r in rounds))
     assert case['throughput']['ratio_median'] == pytest.approx(
         statistics.median(r['inference_s'] / r['shard_s'] for r in rounds))
+    # the shards' two parts, timed inside them
+    for part in ('render', 'label'):
+        assert made[f'{part}_s'] == pytest.approx(
+            sum(r[f'{part}_s'] for r in rounds))
+    assert all(0 < r['render_s'] + r['label_s'] < r['shard_s'] for r in rounds)
+    assert case['throughput']['render_share'] == pytest.approx(
+        made['render_s'] / made['shards_s'])
+    assert case['throughput']['label_over_inference'] == pytest.approx(
+        made['label_s'] / pure['seconds'])
     assert case['throughput']['ratio'] == pytest.approx(made['views_per_s'] /
                                                         pure['views_per_s'])
     # the store on disk, measured here; its record as logit_store.py
