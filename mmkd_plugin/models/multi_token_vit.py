@@ -70,8 +70,12 @@ class MultiTokenViT(VisionTransformer):
     def forward(self, x):
         B = x.shape[0]
         x, patch_resolution = self.patch_embed(x)  # [B, L, D]
-        extra = torch.cat([self.cls_token, self.dist_token], dim=1)
-        x = torch.cat([extra.expand(B, -1, -1), x], dim=1)  # [B, 1+T+L, D]
+        # each token expanded on its own: its gradient is then contiguous,
+        # as DDP's buckets expect (a slice of a cat's gradient is not)
+        extra = [
+            t.expand(B, -1, -1) for t in (self.cls_token, self.dist_token)
+        ]
+        x = torch.cat([*extra, x], dim=1)  # [B, 1 + T + L, D]
         x = x + resize_pos_embed(
             self.pos_embed,
             self.patch_resolution,
