@@ -10,8 +10,9 @@ training run accepts; the format is documented in
 ``mmkd_plugin/datasets/logit_store.py``. Teachers run in inference mode and
 in fp32 (involution is not fp16-safe) on the pipeline's views up to the
 replayed crop (later, student-only augmentations are not applied),
-normalised by the config's data preprocessor; a forward takes the views of
-``--batch-size // num_views`` images, never of two shards.
+normalised by the config's data preprocessor; a forward takes at most
+``--batch-size`` views (those of whole images when ``num_views`` is
+smaller), never of two shards.
 
     python tools/precompute_logits.py CONFIG [--workers 4]
     python -m torch.distributed.run --nproc_per_node 8 \\
@@ -115,19 +116,21 @@ class Job:
     @torch.inference_mode()
     def label(self, views: torch.Tensor):
         """Top-k ``(labels, probs)`` ``[T, V, k]`` of views ``[V, C, H,
-        W]``."""
-        inputs = self.preprocessor(dict(inputs=views))['inputs']
-        out = []
-        for teacher in self.teachers:
-            probs = teacher.logits(inputs).softmax(-1)  # [V, C]
-            out.append(probs.topk(self.spec['topk'], dim=-1))
-        labels = torch.stack([o.indices for o in out]).cpu().numpy()
-        probs = torch.stack([o.values for o in out]).cpu().numpy()
-        return labels, probs
+        W]``, at most ``--batch-size`` views per forward."""
+        out = [[] for _ in self.teachers]
+        for chunk in views.split(self.batch_size):
+            inputs = self.preprocessor(dict(inputs=chunk))['inputs']
+            for t, teacher in enumerate(self.teachers):
+                probs = teacher.logits(inputs).softmax(-1)  # [B, C]
+                out[t].append(probs.topk(self.spec['topk'], dim=-1))
+        labels = torch.stack([torch.cat([o.indices for o in t]) for t in out])
+        probs = torch.stack([torch.cat([o.values for o in t]) for t in out])
+        return labels.cpu().numpy(), probs.cpu().numpy()
 
     def shard(self, shard: int) -> int:
         """Compute and write one shard; returns its number of images.
-        A batch is the views of ``--batch-size // num_views`` images."""
+        Views are made for ``max(1, --batch-size // num_views)`` images at
+        a time."""
         first, stop = self.writer.shard_range(shard)
         records = np.zeros(stop - first, self.writer.dtype)
         records['index'] = np.arange(first, stop)
@@ -198,8 +201,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--batch-size',
         type=int,
         default=256,
-        help='views per teacher forward (whole images: rounded down to a '
-        'multiple of the views per image)')
+        help='views per teacher forward at most (whole images when '
+        'num_views is smaller: rounded down to a multiple of it)')
     parser.add_argument(
         '--shard-size',
         type=int,

@@ -204,6 +204,37 @@ def test_interrupted_run_resumes_to_the_same_store(made, tool, tmp_path):
                                                name).read_bytes(), name
 
 
+def test_batches_smaller_than_an_images_views(made, tool, tmp_path,
+                                              monkeypatch):
+    """--batch-size 2 < 3 views: the teachers take each image's views in
+    forwards of 2 and 1; the store holds the same views and labels."""
+    from mmkd_plugin.teachers import FrozenTeacher
+    sizes, logits = [], FrozenTeacher.logits
+
+    def counted(self, x):
+        sizes.append(len(x))
+        return logits(self, x)
+
+    monkeypatch.setattr(FrozenTeacher, 'logits', counted)
+    store = tmp_path / 'store'
+    torch.set_num_threads(1)
+    assert tool.main([  # the last --batch-size counts
+        made['cfg'], *ARGS, '--batch-size', '2', '--cfg-options',
+        f'train_dataloader.dataset.store={store}'
+    ])
+    assert sizes == ([2] * len(TEACHERS) + [1] * len(TEACHERS)) * N
+    ours = LogitStore(str(store), DATASETS.build(made['wrapper']).spec)
+    theirs = LogitStore(str(made['root'] / 'store'), ours.spec)
+    for idx in range(N):
+        a, b = ours.record(idx), theirs.record(idx)
+        for field in ('index', 'boxes', 'flips', 'labels'):
+            np.testing.assert_array_equal(a[field], b[field])
+        np.testing.assert_allclose(
+            a['probs'].astype(np.float32),
+            b['probs'].astype(np.float32),
+            rtol=2e-3)
+
+
 def test_dist_precompute_makes_the_same_store(made, tmp_path):
     """tools/dist_precompute.sh CONFIG 2: two torch.distributed ranks
     (gloo on CPU) split the shards; the store is the one-process one."""
