@@ -43,6 +43,7 @@ import mmkd_plugin  # noqa: F401  registers the plugin
 from mmkd_plugin.datasets import (StoreWriter, find_replay, store_spec,
                                   with_subset)
 from mmkd_plugin.teachers import build_teacher, teachers_by_name
+from mmkd_plugin.utils.cli import end_distributed
 
 
 def wrapper_cfg(cfg: Config) -> dict:
@@ -257,7 +258,9 @@ def main(argv: Optional[List[str]] = None) -> bool:
             sys.exit('precompute_logits: a worker failed')
     else:
         run(cfg, args, rank, world, spec, job)
-    return _finish(cfg, args, rank, world, spec)
+    done = _finish(cfg, args, rank, world, spec)
+    end_distributed()
+    return done
 
 
 def _finish(cfg, args, rank, world, spec) -> bool:

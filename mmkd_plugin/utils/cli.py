@@ -90,6 +90,7 @@ def run_guarded(tool: str, work_dir: str, build: Callable,
     try:
         runner = build()
         run(runner)
+        end_distributed()
     except Exception as err:  # noqa: BLE001  reported, then exit 1
         started = runner is not None and runner.iter > 0
         if started or os.environ.get('MMKD_DEBUG'):
@@ -101,6 +102,18 @@ def run_guarded(tool: str, work_dir: str, build: Callable,
         msg = ' '.join(str(text).split())
         sys.exit(f'{tool}: error: {type(err).__name__}: {msg} '
                  '(MMKD_DEBUG=1 shows the traceback)')
+
+
+def end_distributed() -> None:
+    """Destroy the process group, if any, before the interpreter exits.
+
+    A gloo group left to the interpreter's teardown can abort the process
+    (``terminate called without an active exception``, SIGABRT) after a
+    run that went well, which fails the launcher's whole job.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _clean(work_dir: str, existed: bool, runner: Optional[object]) -> None:

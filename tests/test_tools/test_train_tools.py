@@ -81,6 +81,29 @@ def test_dist_train_two_processes(tmp_path, teacher_ckpt):
     assert ckpt['meta']['teachers']['teacher']['source'] == teacher_ckpt
 
 
+def test_a_finished_run_destroys_its_process_group(tmp_path):
+    """A gloo group left to the interpreter's teardown can abort a rank
+    (SIGABRT) after a good run; the tools destroy it when the run ends."""
+    import torch.distributed as dist
+
+    from mmkd_plugin.utils.cli import run_guarded
+    dist.init_process_group(
+        'gloo', init_method=f'file://{tmp_path}/store', rank=0, world_size=1)
+    total = torch.ones(3)
+
+    def run(_):
+        dist.all_reduce(total)
+        assert dist.is_initialized()
+
+    try:
+        run_guarded('train.py', str(tmp_path / 'work'), lambda: None, run)
+        assert not dist.is_initialized()
+    finally:  # a failure here leaves no group to the tests after it
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    assert total.tolist() == [1.0, 1.0, 1.0]  # the run did run
+
+
 def test_extracted_student_tests_like_the_distiller(tmp_path, teacher_ckpt):
     """extract_student.py -> test.py with the student config gives the
     accuracy the distillation run validated."""
